@@ -1,0 +1,5 @@
+"""`python -m compiler` is `jobc`."""
+
+from compiler.cli import run
+
+run()

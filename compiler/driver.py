@@ -1,0 +1,156 @@
+"""The compile driver: document bytes → front-end → passes → a `Compiled` job with its chain."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler import identity
+from compiler.diagnostics import Diagnostic, Severity, Span, SpecError
+from compiler.frontends import Options as FrontendOptions
+from compiler.frontends import Parsed, parse_document
+from compiler.frontends.loader import DEFAULT_LIMITS, Limits, SourceDocument, Syntax, load
+from compiler.ir import Job, Link, unpinned
+from compiler.oracles import Oracle, fact
+from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
+from compiler.records import Record
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """How to compile."""
+
+    strict: bool = False
+    passes: tuple[Pass, ...] | None = None
+    """The passes to run after parse; None means the whole default pipeline."""
+    limits: Limits = DEFAULT_LIMITS
+    syntax: Syntax | None = None
+    """Force YAML or JSON; None sniffs from the name and the first character."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled job: final and original CIDs, the chain between them, and what is not identity."""
+
+    name: str
+    document: Link
+    format: str
+    original_job: Job
+    job: Job
+    chain: tuple[Record, ...]
+    meta: dict[str, Any]
+    execution: dict[str, Any]
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def original(self) -> Link:
+        """The job CID right after parsing."""
+        return self.chain[0].target
+
+    @property
+    def cid(self) -> Link:
+        """The final job CID."""
+        return self.chain[-1].target
+
+    @property
+    def pinned(self) -> bool:
+        """Whether everything the job needs is content-addressed."""
+        return not unpinned(self.job)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The warnings found on the way."""
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+
+def compile_file(
+    path: str | Path, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
+) -> Compiled:
+    """Compile a spec file (`-` reads standard input)."""
+    import sys
+
+    if str(path) == "-":
+        return compile_bytes(sys.stdin.buffer.read(), "<stdin>", options, oracle)
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        from compiler.diagnostics import error
+
+        reason = exc.strerror or str(exc)
+        raise SpecError(
+            error(f"cannot read {path}: {reason}", span=Span(str(path), 1, 1), code="io")
+        ) from None
+    return compile_bytes(raw, str(path), options, oracle)
+
+
+def compile_bytes(
+    raw: bytes, name: str, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
+) -> Compiled:
+    """Compile a document given as bytes; raises SpecError with every diagnostic found."""
+    doc = load(name, raw, limits=options.limits, syntax=options.syntax)
+    parsed = parse_document(doc, FrontendOptions(strict=options.strict))
+    return run_passes(doc, parsed, options, oracle)
+
+
+def run_passes(
+    doc: SourceDocument, parsed: Parsed, options: CompileOptions, oracle: Oracle | None = None
+) -> Compiled:
+    """Run the pipeline over what a front-end read, recording every change."""
+    oracle = oracle if oracle is not None else Oracle()
+    job = parsed.job
+    try:
+        current = identity.job_cid(job)
+    except identity.IdentityError as exc:
+        from compiler.diagnostics import error
+
+        raise SpecError(error(str(exc), span=doc.span(""), code="identity")) from None
+    document_cid = identity.cid_of_raw(doc.raw)
+    chain = [
+        Record.make(
+            PARSE, PARSE_VERSION, document_cid, current, [fact({"format": parsed.format}, {})]
+        )
+    ]
+    passes = options.passes if options.passes is not None else default_pipeline()
+    for pass_ in passes:
+        try:
+            new, facts = pass_(job, oracle)
+        except SpecError as exc:
+            raise SpecError(
+                [*parsed.diagnostics, *(locate(d, doc, parsed) for d in exc.diagnostics)]
+            ) from None
+        if new is job:
+            continue
+        new_cid = identity.job_cid(new)
+        if new_cid != current:
+            chain.append(Record.make(pass_.name, pass_.version, current, new_cid, facts))
+            current = new_cid
+        job = new
+    diagnostics = (*parsed.diagnostics, *(locate(d, doc, parsed) for d in oracle.diagnostics))
+    return Compiled(
+        name=doc.name,
+        document=document_cid,
+        format=parsed.format,
+        original_job=parsed.job,
+        job=job,
+        chain=tuple(chain),
+        meta=parsed.meta,
+        execution=parsed.execution,
+        diagnostics=diagnostics,
+    )
+
+
+def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
+    """Give a pass's diagnostic (which names an IR path) its place in the document."""
+    if diag.span is not None or not diag.pointer:
+        return diag
+    pointer = parsed.locations.get(diag.pointer, diag.pointer)
+    span = doc.span(pointer)
+    if diag.value_offset >= 0 and span.offset >= 0:
+        quoted = doc.text[span.offset : span.offset + 1] in ("'", '"')
+        shift = diag.value_offset + (1 if quoted else 0)
+        span = dataclasses.replace(span, column=span.column + shift, offset=span.offset + shift)
+    return dataclasses.replace(diag, span=span, pointer=pointer)

@@ -1,0 +1,1 @@
+"""Emitters: one module per output format (the compiled document, explanations, …)."""

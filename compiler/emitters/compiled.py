@@ -1,0 +1,163 @@
+"""The compiled document (DESIGN §5): written as JSON, DAG-JSON or DAG-CBOR, and read back.
+
+```
+{"cid": final, "original": CID, "document": {"format": …, "cid": CID},
+ "job": <identity map as DAG-JSON>, "original_job": <identity map>, "pinned": bool,
+ "chain": [Record + "cid"], "sources": {…}, "meta": {…}, "execution": {…}}
+```
+`original_job` (an addition to DESIGN §5, see docs/decisions.md) makes a compiled
+document self-contained: `jobc verify` replays the whole chain from it, offline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from compiler import identity
+from compiler.driver import Compiled
+from compiler.ir import Job, Link
+from compiler.records import Record
+
+OutputFormat = Literal["json", "dag-json", "dag-cbor"]
+COMPILED_VERSION = 1
+
+
+def to_document(c: Compiled) -> dict[str, Any]:
+    """The compiled document as JSON-ready data (links in DAG-JSON form)."""
+    doc: dict[str, Any] = {
+        "compiled": COMPILED_VERSION,
+        "cid": {"/": str(c.cid)},
+        "original": {"/": str(c.original)},
+        "document": {"format": c.format, "cid": {"/": str(c.document)}},
+        "job": identity.identity_dag_json(c.job),
+        "original_job": identity.identity_dag_json(c.original_job),
+        "pinned": c.pinned,
+        "chain": [r.to_dag_json() for r in c.chain],
+        "sources": c.sources,
+        "meta": c.meta,
+        "execution": c.execution,
+    }
+    return doc
+
+
+def dumps(c: Compiled | list[Compiled], fmt: OutputFormat = "json") -> bytes:
+    """Serialise one compiled document (or a list of them) in the chosen format."""
+    data: Any = [to_document(x) for x in c] if isinstance(c, list) else to_document(c)
+    if fmt == "json":
+        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    if fmt == "dag-json":
+        return identity.dag_json_dumps(data).encode()
+    return _dag_cbor(data)
+
+
+def _dag_cbor(data: Any) -> bytes:
+    """DAG-CBOR of a document: links as tag 42 (via the reference encoder: no guessing)."""
+    import dag_cbor
+    from multiformats import CID
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, dict):
+            if len(v) == 1 and "/" in v:
+                value = identity.from_dag_json(v)
+                if isinstance(value, Link):
+                    return CID.decode(value.raw)
+                return value
+            return {k: convert(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [convert(x) for x in v]
+        return v
+
+    out: bytes = dag_cbor.encode(convert(data))
+    return out
+
+
+@dataclass(frozen=True)
+class CompiledDocument:
+    """A compiled document read back, for `verify` and `explain`."""
+
+    cid: Link
+    original: Link
+    document_format: str
+    document_cid: Link
+    job: Job
+    original_job: Job
+    chain: tuple[Record, ...]
+    listed_record_cids: tuple[Link | None, ...]
+    pinned: bool
+    raw: dict[str, Any]
+
+
+class NotCompiled(ValueError):
+    """The data is not a compiled document."""
+
+
+def looks_compiled(data: Any) -> bool:
+    """Whether parsed data is a compiled document rather than a spec."""
+    return isinstance(data, dict) and "chain" in data and "cid" in data and "job" in data
+
+
+def load_document(raw: bytes) -> CompiledDocument:
+    """Read a compiled document (JSON/DAG-JSON, or DAG-CBOR); raises NotCompiled if it is not."""
+    data: Any
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = _from_dag_cbor(raw)
+    if not looks_compiled(data):
+        raise NotCompiled("not a compiled job document (it has no cid, job and chain)")
+    try:
+        chain = tuple(Record.from_dag_json(r) for r in data["chain"])
+        listed = tuple(
+            _link(r["cid"]) if isinstance(r, dict) and "cid" in r else None for r in data["chain"]
+        )
+        job = identity.job_from_identity(identity.from_dag_json(data["job"]))
+        original_job = identity.job_from_identity(
+            identity.from_dag_json(data.get("original_job", data["job"]))
+        )
+        return CompiledDocument(
+            cid=_link(data["cid"]),
+            original=_link(data["original"]),
+            document_format=str(data["document"]["format"]),
+            document_cid=_link(data["document"]["cid"]),
+            job=job,
+            original_job=original_job,
+            chain=chain,
+            listed_record_cids=listed,
+            pinned=bool(data.get("pinned", False)),
+            raw=data,
+        )
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        raise NotCompiled(f"malformed compiled document: {exc}") from None
+
+
+def _link(obj: Any) -> Link:
+    value = identity.from_dag_json(obj)
+    if not isinstance(value, Link):
+        raise ValueError(f"expected a link, got {obj!r}")
+    return value
+
+
+def _from_dag_cbor(raw: bytes) -> Any:
+    """DAG-CBOR back to DAG-JSON data forms (links `{"/": …}`, bytes `{"/": {"bytes": …}}`)."""
+    import dag_cbor
+    from multiformats import CID
+
+    try:
+        data = dag_cbor.decode(raw)
+    except Exception as exc:  # the decoder raises several error types
+        raise NotCompiled(f"neither JSON nor DAG-CBOR: {exc}") from None
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, CID):
+            return {"/": str(Link(bytes(v)))}
+        if isinstance(v, bytes):
+            return identity.value_dag_json(v)
+        if isinstance(v, dict):
+            return {k: convert(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [convert(x) for x in v]
+        return v
+
+    return convert(data)

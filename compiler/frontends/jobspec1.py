@@ -1,0 +1,487 @@
+"""The jobspec/1 front-end: one job, written by a person, in YAML or JSON.
+
+```yaml
+jobspec: 1
+name: word-count                 # not identity
+labels: {team: data}             # not identity
+task:
+  engine: docker                 # docker | wasm | rust | c | any other name
+  image: ubuntu:22.04
+  args: [wc, -l, /data/words.txt]
+  env: {LC_ALL: C}
+inputs:
+  - {name: words, source: data/words.txt, target: /data/words.txt}
+outputs:
+  - {name: result, path: /outputs}
+deterministic: true              # strict; false (or absent, for docker) means none
+network: none                    # none | http | full | {mode: http, domains: [...]}
+nonce: ""                        # salt for a distinct identity
+execution: {timeout: 10m, resources: {cpu: "1", memory: 1Gi}, retries: 2}   # not identity
+x: {}                            # explicit extension fields, kept in identity
+```
+
+The schema is `schemas/jobspec-1.schema.json`; this module is its reading, and
+tests check that the two agree. Unknown fields are kept in identity under `x`
+(DESIGN §2), keyed by where they were found (`task.gpu`, `inputs[/data].mode`),
+with a warning, or an error under `--strict`.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from compiler.diagnostics import SpecError
+from compiler.frontends import Options, Parsed
+from compiler.frontends.loader import SourceDocument
+from compiler.frontends.reader import Reader, child
+from compiler.ir import (
+    BUILTIN_ENGINES,
+    Await,
+    Content,
+    Determinism,
+    DockerTask,
+    FrozenMap,
+    Input,
+    Job,
+    Link,
+    Network,
+    OtherTask,
+    SourceTask,
+    Task,
+    Value,
+    WasmTask,
+    default_determinism,
+)
+from compiler.passes.normalize import clean_path
+
+FORMAT = "jobspec/1"
+TOP_FIELDS = (
+    "jobspec",
+    "name",
+    "labels",
+    "task",
+    "inputs",
+    "outputs",
+    "deterministic",
+    "network",
+    "nonce",
+    "execution",
+    "x",
+)
+TASK_FIELDS: dict[str, tuple[str, ...]] = {
+    "docker": ("engine", "image", "platform", "entrypoint", "args", "env", "workdir"),
+    "wasm": ("engine", "module", "entrypoint", "args", "env", "imports", "stdin"),
+    "rust": ("engine", "source", "edition", "args", "env"),
+    "c": ("engine", "source", "args", "env"),
+}
+INPUT_FIELDS = ("name", "source", "text", "target")
+OUTPUT_FIELDS = ("name", "path")
+NETWORK_FIELDS = ("mode", "domains")
+NETWORK_MODES = ("none", "http", "full")
+
+
+def parse(doc: SourceDocument, options: Options) -> Parsed:
+    """Read a jobspec/1 document into the IR, or raise SpecError with every problem found."""
+    return _JobspecReader(doc, options).read()
+
+
+class _JobspecReader(Reader):
+    def __init__(self, doc: SourceDocument, options: Options) -> None:
+        super().__init__(doc)
+        self.strict = options.strict
+        self.x: dict[str, Value] = {}
+        self.x_pointers: dict[str, str] = {}
+        self.locations: dict[str, str] = {}
+
+    def keep_unknown(
+        self, mapping: dict[str, Any], pointer: str, known: tuple[str, ...], where: str, prefix: str
+    ) -> None:
+        for key, value in self.unknown_fields(
+            mapping, pointer, known, strict=self.strict, where=where
+        ).items():
+            self.add_x(prefix + key, value, child(pointer, key))
+
+    def add_x(self, key: str, value: Any, pointer: str) -> None:
+        if key in self.x:
+            self.error(
+                pointer,
+                f"extension field `{key}` is given twice",
+                f"it is also at {self.doc.span(self.x_pointers[key])}",
+                code="duplicate-x",
+            )
+            return
+        self.x[key] = self.generic(value, pointer)
+        self.x_pointers[key] = pointer
+        self.locations[f"/x/{key}"] = pointer
+
+    def read(self) -> Parsed:
+        doc = self.doc.tree
+        version = doc.get("jobspec")
+        if version not in (1, "1"):
+            self.error(
+                "/jobspec",
+                f"unsupported jobspec version {version!r}",
+                "this reader knows `jobspec: 1`",
+                code="version",
+            )
+            raise SpecError(self.diagnostics)
+        self.keep_unknown(doc, "", TOP_FIELDS, "the job", "")
+        if "x" in doc:
+            for key, value in self.mapping(doc["x"], "/x", "x").items():
+                self.add_x(key, value, child("/x", key))
+
+        meta: dict[str, Any] = {}
+        if "name" in doc:
+            meta["name"] = self.string(doc["name"], "/name", "name", allow_int=True)
+        if "labels" in doc:
+            labels = self.mapping(doc["labels"], "/labels", "labels")
+            meta["labels"] = {
+                k: self.string(v, child("/labels", k), f"labels.{k}", allow_int=True)
+                for k, v in labels.items()
+            }
+
+        task = self.task(doc.get("task"), "task" in doc)
+        inputs, input_names = self.inputs(doc.get("inputs", []))
+        outputs, output_names = self.outputs(doc.get("outputs", []))
+        if input_names:
+            meta["input_names"] = input_names
+        if output_names:
+            meta["output_names"] = output_names
+
+        determinism: Determinism = default_determinism(task.engine)
+        if "deterministic" in doc:
+            determinism = (
+                "strict"
+                if self.boolean(doc["deterministic"], "/deterministic", "deterministic")
+                else "none"
+            )
+            self.locations["/determinism"] = "/deterministic"
+
+        network = self.network(doc["network"]) if "network" in doc else None
+        nonce = self.string(doc["nonce"], "/nonce", "nonce") if "nonce" in doc else ""
+        execution: dict[str, Any] = {}
+        if "execution" in doc:
+            execution = self.mapping(doc["execution"], "/execution", "execution")
+
+        self.sink.raise_if_errors()
+        job = Job(
+            task=task,
+            inputs=inputs,
+            outputs=outputs,
+            determinism=determinism,
+            network=network,
+            nonce=nonce,
+            x=FrozenMap(self.x),
+        )
+        return Parsed(
+            job=job,
+            format=FORMAT,
+            meta=meta,
+            execution=execution,
+            locations=self.locations,
+            diagnostics=tuple(self.diagnostics),
+        )
+
+    # -- task
+
+    def task(self, value: Any, present: bool) -> Task:
+        if not present:
+            self.error(
+                "",
+                "the job has no `task`",
+                "add `task: {engine: docker, image: ...}` (or wasm, rust, c)",
+                code="missing",
+            )
+            return OtherTask(engine="none")
+        t = self.mapping(value, "/task", "task")
+        engine_v = t.get("engine")
+        if engine_v is None:
+            self.error(
+                "/task",
+                "the task has no `engine`",
+                "add `engine: docker` (or wasm, rust, c, or an extension engine's name)",
+                code="missing",
+            )
+            return OtherTask(engine="none")
+        engine = self.string(engine_v, "/task/engine", "task.engine")
+        if engine not in BUILTIN_ENGINES:
+            if not engine:
+                return OtherTask(engine="none")
+            params = {k: self.generic(v, child("/task", k)) for k, v in t.items() if k != "engine"}
+            return OtherTask(engine=engine, params=FrozenMap(params))
+        self.keep_unknown(t, "/task", TASK_FIELDS[engine], f"a {engine} task", "task.")
+        args = self.string_list(t["args"], "/task/args", "task.args") if "args" in t else ()
+        env = self.env(t["env"], "/task/env", "task.env") if "env" in t else FrozenMap()
+        if engine == "docker":
+            image = self.required_string(t, "image", "an image reference, e.g. ubuntu:22.04")
+            entrypoint: tuple[str, ...] = ()
+            if "entrypoint" in t:
+                ep = t["entrypoint"]
+                entrypoint = (
+                    (ep,)
+                    if isinstance(ep, str)
+                    else self.string_list(ep, "/task/entrypoint", "task.entrypoint")
+                )
+            return DockerTask(
+                image=image,
+                platform=self.optional_string(t, "platform"),
+                entrypoint=entrypoint,
+                args=args,
+                env=env,
+                workdir=self.optional_string(t, "workdir"),
+            )
+        if engine == "wasm":
+            imports: dict[str, Content] = {}
+            if "imports" in t:
+                for name, src in self.mapping(
+                    t["imports"], "/task/imports", "task.imports"
+                ).items():
+                    p = child("/task/imports", name)
+                    imports[name] = self.content(src, p, f"task.imports.{name}")
+                    self.locations[f"/task/imports/{name}"] = p
+            wasm_args: tuple[Value, ...] = ()
+            if "args" in t:
+                wasm_args = tuple(
+                    self.generic(a, child("/task/args", i))
+                    for i, a in enumerate(self.sequence(t["args"], "/task/args", "task.args"))
+                )
+            stdin = None
+            if "stdin" in t:
+                stdin = self.content(t["stdin"], "/task/stdin", "task.stdin")
+            return WasmTask(
+                module=self.required_content(t, "module"),
+                entrypoint=self.optional_string(t, "entrypoint") or "_start",
+                args=wasm_args,
+                env=env,
+                imports=FrozenMap(imports),
+                stdin=stdin,
+            )
+        edition = ""
+        if engine == "rust" and "edition" in t:
+            edition = self.string(t["edition"], "/task/edition", "task.edition", allow_int=True)
+            if edition and edition not in ("2015", "2018", "2021", "2024"):
+                self.error(
+                    "/task/edition",
+                    f"unknown Rust edition {edition!r}",
+                    "use 2015, 2018 or 2021",
+                    code="edition",
+                )
+        return SourceTask(
+            engine="rust" if engine == "rust" else "c",
+            source=self.required_content(t, "source"),
+            edition=edition,
+            args=args,
+            env=env,
+        )
+
+    def required_string(self, t: dict[str, Any], field: str, what: str) -> str:
+        if field not in t:
+            self.error(
+                "/task", f"the task has no `{field}`", f"add `{field}:` with {what}", code="missing"
+            )
+            return ""
+        value = self.string(t[field], f"/task/{field}", f"task.{field}")
+        if not value:
+            self.error(f"/task/{field}", f"`task.{field}` is empty", f"give {what}", code="empty")
+        return value
+
+    def optional_string(self, t: dict[str, Any], field: str) -> str:
+        if field not in t:
+            return ""
+        return self.string(t[field], f"/task/{field}", f"task.{field}")
+
+    def required_content(self, t: dict[str, Any], field: str) -> Content:
+        if field not in t:
+            self.error(
+                "/task",
+                f"the task has no `{field}`",
+                f"add `{field}:` with a path, URL or ipfs:// CID",
+                code="missing",
+            )
+            return ""
+        return self.content(t[field], f"/task/{field}", f"task.{field}")
+
+    def content(self, value: Any, pointer: str, field: str) -> Content:
+        text = self.string(
+            value, pointer, field, hint="give a path, a URL, a data: URI or an ipfs:// CID"
+        )
+        if not text and isinstance(value, str):
+            self.error(
+                pointer, f"`{field}` is empty", "give a path, URL or ipfs:// CID", code="empty"
+            )
+        return text
+
+    # -- inputs and outputs
+
+    def inputs(self, value: Any) -> tuple[tuple[Input, ...], dict[str, str]]:
+        items = self.sequence(value, "/inputs", "inputs")
+        inputs: list[Input] = []
+        names: dict[str, str] = {}
+        targets: dict[str, str] = {}
+        for i, item in enumerate(items):
+            p = child("/inputs", i)
+            m = self.mapping(item, p, f"inputs[{i}]")
+            if not m:
+                continue
+            target = self.path(m, p, "target", f"inputs[{i}]")
+            if target in targets:
+                self.error(
+                    child(p, "target"),
+                    f"two inputs are mounted at {target!r}",
+                    f"the other one is at {self.doc.span(targets[target])}",
+                    code="duplicate-target",
+                )
+                continue
+            targets[target] = child(p, "target")
+            self.keep_unknown(m, p, INPUT_FIELDS, "an input", f"inputs[{target}].")
+            source: Content | Await
+            if "source" in m and "text" in m:
+                self.error(p, "an input has either `source` or `text`, not both", code="conflict")
+                source = ""
+            elif "text" in m:
+                text = self.string(m["text"], child(p, "text"), f"inputs[{i}].text")
+                source = "data:," + urllib.parse.quote(text, safe="")
+            elif "source" in m:
+                source = self.input_source(m["source"], child(p, "source"), i)
+            else:
+                self.error(
+                    p,
+                    "the input has no `source`",
+                    "add `source:` with a path, URL or ipfs:// CID (or `text:`)",
+                    code="missing",
+                )
+                source = ""
+            self.locations[f"/inputs/{target}"] = p
+            inputs.append(Input(target, source))
+            if "name" in m:
+                name = self.string(m["name"], child(p, "name"), f"inputs[{i}].name")
+                if name in names:
+                    self.error(
+                        child(p, "name"),
+                        f"two inputs are named {name!r}",
+                        "input names must be unique",
+                        code="duplicate-name",
+                    )
+                names[name] = clean_path(target)
+        return tuple(inputs), names
+
+    def input_source(self, value: Any, pointer: str, i: int) -> Content | Await:
+        text = self.content(value, pointer, f"inputs[{i}].source")
+        if not isinstance(text, str) or not text.startswith("job:"):
+            return text
+        # job:<CID>#<output path>: the output of another job, by CID.
+        ref, sep, path = text[4:].partition("#")
+        try:
+            link = Link.parse(ref)
+        except ValueError:
+            self.error(
+                pointer,
+                f"{ref!r} is not a job CID",
+                "write job:<job CID>#<output path>; named jobs need jobspec/2",
+                code="bad-await",
+            )
+            return ""
+        if not sep or not path.startswith("/"):
+            self.error(
+                pointer,
+                "a job: source needs the output path after `#`",
+                "write job:<job CID>#/outputs/…",
+                code="bad-await",
+            )
+            return ""
+        return Await(link.v1(), path)
+
+    def outputs(self, value: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+        items = self.sequence(value, "/outputs", "outputs")
+        paths: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for i, item in enumerate(items):
+            p = child("/outputs", i)
+            if isinstance(item, str):
+                item = {"path": item}
+                path = self.check_path(item["path"], p, f"outputs[{i}]")
+            else:
+                m = self.mapping(item, p, f"outputs[{i}]")
+                if not m:
+                    continue
+                path = self.path(m, p, "path", f"outputs[{i}]")
+                self.keep_unknown(m, p, OUTPUT_FIELDS, "an output", f"outputs[{path}].")
+                if "name" in m:
+                    name = self.string(m["name"], child(p, "name"), f"outputs[{i}].name")
+                    if name in names:
+                        self.error(
+                            child(p, "name"),
+                            f"two outputs are named {name!r}",
+                            "output names must be unique",
+                            code="duplicate-name",
+                        )
+                    names[name] = clean_path(path)
+            if path in paths:
+                self.error(
+                    p,
+                    f"two outputs have the path {path!r}",
+                    f"the other one is at {self.doc.span(paths[path])}",
+                    code="duplicate-output",
+                )
+                continue
+            paths[path] = p
+            self.locations[f"/outputs/{path}"] = p
+        return tuple(paths), names
+
+    def path(self, m: dict[str, Any], pointer: str, field: str, where: str) -> str:
+        if field not in m:
+            self.error(
+                pointer,
+                f"`{where}` has no `{field}`",
+                f"add `{field}:` with an absolute path such as /data",
+                code="missing",
+            )
+            return ""
+        return self.check_path(m[field], child(pointer, field), f"{where}.{field}")
+
+    def check_path(self, value: Any, pointer: str, field: str) -> str:
+        text = self.string(value, pointer, field)
+        if text and not text.startswith("/"):
+            self.error(
+                pointer,
+                f"`{field}` must be an absolute path, not {text!r}",
+                f"write /{text}",
+                code="relative-path",
+            )
+        if "\x00" in text:
+            self.error(pointer, f"`{field}` contains a NUL character", code="bad-path")
+        return text
+
+    # -- network
+
+    def network(self, value: Any) -> Network | None:
+        if isinstance(value, str):
+            mode, pointer = value, "/network"
+            domains: tuple[str, ...] = ()
+        else:
+            m = self.mapping(value, "/network", "network")
+            self.keep_unknown(m, "/network", NETWORK_FIELDS, "network", "network.")
+            pointer = "/network/mode"
+            mode = self.string(m.get("mode", "none"), pointer, "network.mode")
+            domains = (
+                self.string_list(m["domains"], "/network/domains", "network.domains")
+                if "domains" in m
+                else ()
+            )
+        self.locations["/network"] = "/network"
+        if mode not in NETWORK_MODES:
+            self.error(
+                pointer, f"unknown network mode {mode!r}", "use none, http or full", code="network"
+            )
+            return None
+        if mode == "none":
+            if domains:
+                self.error(
+                    "/network/domains",
+                    "domains are given but the network mode is none",
+                    "set `mode: http`",
+                    code="network",
+                )
+            return None
+        return Network(mode="http" if mode == "http" else "full", domains=domains)

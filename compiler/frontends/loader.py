@@ -1,0 +1,622 @@
+"""Read YAML and JSON documents into plain data, keeping the line and column of every node.
+
+Both syntaxes give the same data model: maps with string keys, lists, strings,
+integers, booleans, null, byte strings (YAML `!!binary`) and floats (kept so the
+front-end can reject them where identity forbids them, with a position).
+
+YAML is read as YAML 1.2 core (`on`, `yes`, `0777` are strings, not booleans or
+octal), from libyaml's event stream with an explicit stack: no recursion, so a deeply
+nested document is a diagnostic, not a crash. Aliases are allowed, but their expansion
+is bounded (a "billion laughs" document is an error). Duplicate keys are errors.
+
+JSON is read with Python's C decoder; positions are computed only when a diagnostic
+needs them, by parsing again with `grammars/json.lark`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from compiler.diagnostics import Diagnostic, Span, SpecError, error
+
+Syntax = Literal["yaml", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what a document may cost to read."""
+
+    max_bytes: int = 16 * 1024 * 1024
+    max_depth: int = 64
+    max_nodes: int = 100_000
+    """Values after alias expansion: a YAML alias bomb stops here."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def escape_pointer_token(token: str) -> str:
+    """Escape one JSON-pointer reference token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass
+class SourceDocument:
+    """A document as read: its bytes, text, data tree and where each value stands."""
+
+    name: str
+    raw: bytes
+    text: str
+    syntax: Syntax
+    tree: Any
+    _spans: dict[str, Span] | None = None
+    _key_spans: dict[str, Span] | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def span(self, pointer: str, *, key: bool = False) -> Span:
+        """Where the value (or, with `key`, the map key) at `pointer` stands.
+
+        A pointer to something absent gives its nearest present ancestor.
+        """
+        if self._spans is None:
+            self._compute_spans()
+        assert self._spans is not None
+        assert self._key_spans is not None
+        p = pointer
+        while True:
+            if key and p in self._key_spans:
+                return self._key_spans[p]
+            if p in self._spans:
+                return self._spans[p]
+            if not p:
+                return Span(self.name, 1, 1, 0)
+            p = p.rsplit("/", 1)[0]
+            key = False
+
+    def _compute_spans(self) -> None:
+        if self.syntax == "json":
+            _, self._spans, self._key_spans = _json_with_positions(
+                self.name, self.text, self.limits
+            )
+        else:  # YAML spans are made while reading
+            self._spans, self._key_spans = {}, {}
+
+
+def _span_at(name: str, text: str, offset: int) -> Span:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Span(name, line, col, offset)
+
+
+def decode_text(name: str, raw: bytes, limits: Limits) -> str:
+    """Check the size limit and decode UTF-8 (a BOM is allowed), or stop with a diagnostic."""
+    if len(raw) > limits.max_bytes:
+        raise SpecError(
+            error(
+                f"document is {len(raw):,} bytes, over the limit of {limits.max_bytes:,}",
+                span=Span(name, 1, 1, 0),
+                hint="split the job, or keep large data in input files rather than in the spec",
+                code="too-large",
+            )
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = raw[: exc.start].decode("utf-8", errors="replace")
+        raise SpecError(
+            error(
+                f"document is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                span=_span_at(name, prefix, len(prefix)),
+                hint="save the file as UTF-8",
+                code="encoding",
+            )
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def sniff_syntax(name: str, text: str) -> Syntax:
+    """JSON for `.json` files and for text that starts with `{` or `[`; YAML otherwise."""
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".yaml", ".yml")):
+        return "yaml"
+    stripped = text.lstrip()
+    return "json" if stripped[:1] in ("{", "[") else "yaml"
+
+
+def load(
+    name: str, raw: bytes, *, limits: Limits = DEFAULT_LIMITS, syntax: Syntax | None = None
+) -> SourceDocument:
+    """Read a YAML or JSON document, or stop with every diagnostic found."""
+    text = decode_text(name, raw, limits)
+    syn = syntax or sniff_syntax(name, text)
+    if syn == "json":
+        tree = _load_json(name, text, limits)
+        return SourceDocument(name, raw, text, "json", tree, limits=limits)
+    tree, spans, key_spans = _load_yaml(name, text, limits)
+    return SourceDocument(name, raw, text, "yaml", tree, spans, key_spans, limits)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+def _load_json(name: str, text: str, limits: Limits) -> Any:
+    depth_at = _json_depth_violation(text, limits.max_depth)
+    if depth_at is not None:
+        raise SpecError(_too_deep(name, text, depth_at, limits))
+    try:
+        return json.loads(text, object_pairs_hook=_pairs_hook)
+    except json.JSONDecodeError as exc:
+        msg = exc.msg[0].lower() + exc.msg[1:]
+        raise SpecError(
+            error(
+                f"invalid JSON: {msg}",
+                span=Span(name, exc.lineno, exc.colno, exc.pos),
+                hint=_json_hint(exc),
+                code="syntax",
+            )
+        ) from None
+    except (_Duplicate, RecursionError):
+        # The slow path finds the exact place (and raises).
+        tree, _, _ = _json_with_positions(name, text, limits)
+        return tree
+
+
+def _json_hint(exc: json.JSONDecodeError) -> str:
+    if "Expecting property name" in exc.msg:
+        return "JSON keys must be in double quotes, and a trailing comma is not allowed"
+    if "Expecting ',' delimiter" in exc.msg:
+        return "a comma is missing between two items"
+    if "Extra data" in exc.msg:
+        return "a JSON document holds exactly one value"
+    if "Invalid control character" in exc.msg:
+        return "escape tabs and newlines inside strings as \\t and \\n"
+    return "check the JSON syntax near the caret"
+
+
+_json_parser: Any = None
+
+
+def _json_with_positions(
+    name: str, text: str, limits: Limits
+) -> tuple[Any, dict[str, Span], dict[str, Span]]:
+    """Parse JSON with lark, giving the tree and a span for every value and key."""
+    global _json_parser
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput
+
+    from compiler.resources import grammar_text
+
+    depth_at = _json_depth_violation(text, limits.max_depth)
+    if depth_at is not None:
+        raise SpecError(_too_deep(name, text, depth_at, limits))
+    if _json_parser is None:
+        _json_parser = Lark(grammar_text("json"), parser="lalr", propagate_positions=True)
+    try:
+        parsed = _json_parser.parse(text)
+    except UnexpectedInput as exc:
+        raise SpecError(
+            error(
+                "invalid JSON",
+                span=Span(name, exc.line, exc.column, exc.pos_in_stream or 0),
+                hint="check the JSON syntax near the caret",
+                code="syntax",
+            )
+        ) from None
+
+    spans: dict[str, Span] = {}
+    key_spans: dict[str, Span] = {}
+    diags: list[Diagnostic] = []
+
+    def node_span(node: Tree[Any] | Token) -> Span:
+        if isinstance(node, Token):
+            return Span(name, node.line or 1, node.column or 1, node.start_pos or 0)
+        meta = node.meta
+        return Span(name, meta.line, meta.column, meta.start_pos)
+
+    def build(node: Any, pointer: str) -> Any:
+        # Depth is bounded above, so recursion here is safe.
+        spans[pointer] = node_span(node)
+        if isinstance(node, Token):  # ?value inlined a bare token
+            return _json_scalar(node)
+        kind = node.data
+        if kind == "object":
+            out: dict[str, Any] = {}
+            for pair in node.children:
+                if pair is None:
+                    continue
+                key_tok, value = pair.children
+                key = json.loads(key_tok)
+                child = f"{pointer}/{escape_pointer_token(key)}"
+                if key in out:
+                    diags.append(
+                        error(
+                            f"duplicate key {key!r}",
+                            span=node_span(key_tok),
+                            pointer=child,
+                            hint=f"{key!r} was already given at line {key_spans[child].line}; "
+                            "keep one of them",
+                            code="duplicate-key",
+                        )
+                    )
+                    continue
+                key_spans[child] = node_span(key_tok)
+                out[key] = build(value, child)
+            return out
+        if kind == "array":
+            return [
+                build(v, f"{pointer}/{i}")
+                for i, v in enumerate(c for c in node.children if c is not None)
+            ]
+        if kind in ("string", "number"):
+            return _json_scalar(node.children[0])
+        return {"true": True, "false": False, "null": None}[kind]
+
+    tree = build(parsed, "")
+    if diags:
+        raise SpecError(diags)
+    return tree, spans, key_spans
+
+
+def _json_scalar(tok: Any) -> Any:
+    return json.loads(str(tok))
+
+
+def _json_depth_violation(text: str, max_depth: int) -> int | None:
+    """The offset where JSON nesting first exceeds `max_depth`, if it does."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return None
+    depth = 0
+    in_string = False
+    escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                return i
+        elif ch in "]}":
+            depth -= 1
+    return None
+
+
+def _too_deep(name: str, text: str, offset: int, limits: Limits) -> Diagnostic:
+    return error(
+        f"nesting is deeper than the limit of {limits.max_depth} levels",
+        span=_span_at(name, text, offset),
+        hint="a job spec never needs this depth; flatten the data or keep it in an input file",
+        code="too-deep",
+    )
+
+
+# --- YAML ---------------------------------------------------------------------------------
+
+_NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_TRUE = frozenset(("true", "True", "TRUE"))
+_FALSE = frozenset(("false", "False", "FALSE"))
+_INT10 = re.compile(r"[-+]?[0-9]+\Z")
+_INT8 = re.compile(r"0o[0-7]+\Z")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
+_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
+_TAG = "tag:yaml.org,2002:"
+_FIRST_CHARS_OF_NON_STRINGS = frozenset("-+.0123456789~nNtTfF")
+
+
+def resolve_plain(value: str) -> Any:
+    """The YAML 1.2 core schema's reading of a plain (unquoted, untagged) scalar."""
+    if value[:1] not in _FIRST_CHARS_OF_NON_STRINGS and value:
+        return value
+    if value in _NULL:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if _INT10.match(value):
+        return int(value)
+    if _INT8.match(value):
+        return int(value[2:], 8)
+    if _INT16.match(value):
+        return int(value[2:], 16)
+    if _FLOAT.match(value):
+        return float(value)
+    if _INF.match(value):
+        return float("-inf") if value.startswith("-") else float("inf")
+    if _NAN.match(value):
+        return float("nan")
+    return value
+
+
+class _Frame:
+    __slots__ = ("anchor", "container", "is_map", "key", "key_span", "pointer", "size")
+
+    def __init__(self, container: Any, pointer: str, anchor: str | None) -> None:
+        self.container = container
+        self.is_map = isinstance(container, dict)
+        self.pointer = pointer
+        self.key: Any = _NO_KEY
+        self.key_span: Span | None = None
+        self.anchor = anchor
+        self.size = 1
+
+
+_NO_KEY = object()
+
+
+def _load_yaml(
+    name: str, text: str, limits: Limits
+) -> tuple[Any, dict[str, Span], dict[str, Span]]:
+    import yaml
+    from yaml import events as ev
+
+    spans: dict[str, Span] = {}
+    key_spans: dict[str, Span] = {}
+    anchors: dict[str, tuple[Any, int]] = {}
+    diags: list[Diagnostic] = []
+    stack: list[_Frame] = []
+    root: Any = _NO_KEY
+    documents = 0
+    total = 0
+
+    def span_of(event: Any) -> Span:
+        m = event.start_mark
+        return Span(name, m.line + 1, m.column + 1, m.index)
+
+    def place(value: Any, size: int, span: Span, event: Any) -> None:
+        """Put a finished value into the container on top of the stack."""
+        nonlocal root, total
+        total += size
+        if total > limits.max_nodes:
+            raise SpecError(
+                error(
+                    f"the document expands to more than {limits.max_nodes:,} values",
+                    span=span,
+                    hint="YAML aliases that repeat large parts are not allowed to "
+                    "multiply without bound (an alias bomb); write the data out or shrink it",
+                    code="too-many-values",
+                )
+            )
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        top.size += size
+        if not top.is_map:
+            top.container.append(value)
+            return
+        if top.key is _NO_KEY:
+            # `value` is a key.
+            if isinstance(value, str):
+                top.key = value
+            elif value is _MERGE:
+                top.key = _MERGE
+            else:
+                diags.append(
+                    error(
+                        f"a map key must be a string, not {_kind(value)} ({_short(value)})",
+                        span=span,
+                        hint="quote the key",
+                        code="key-not-string",
+                    )
+                )
+                top.key = str(value)
+            top.key_span = span
+            return
+        key = top.key
+        top.key = _NO_KEY
+        if key is _MERGE:
+            _merge(top, value, span)
+            return
+        child = f"{top.pointer}/{escape_pointer_token(key)}"
+        if key in top.container:
+            first = key_spans.get(child)
+            where = f" at line {first.line}" if first else ""
+            diags.append(
+                error(
+                    f"duplicate key {key!r}",
+                    span=top.key_span,
+                    pointer=child,
+                    hint=f"{key!r} was already given{where}; keep one of them",
+                    code="duplicate-key",
+                )
+            )
+            return
+        assert top.key_span is not None
+        key_spans[child] = top.key_span
+        top.container[key] = value
+
+    def _merge(top: _Frame, value: Any, span: Span) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for src in sources:
+            if not isinstance(src, dict):
+                diags.append(
+                    error(
+                        "a merge key (<<) needs a map or a list of maps",
+                        span=span,
+                        code="bad-merge",
+                    )
+                )
+                continue
+            for k, v in src.items():
+                top.container.setdefault(k, v)
+
+    def pointer_for_next() -> str:
+        if not stack:
+            return ""
+        top = stack[-1]
+        if not top.is_map:
+            return f"{top.pointer}/{len(top.container)}"
+        if top.key is _NO_KEY:
+            return f"{top.pointer}/<key>"  # a (rejected) collection used as a key
+        if top.key is _MERGE:
+            return f"{top.pointer}/<<"  # merged content: placed under its own pseudo-path
+        return f"{top.pointer}/{escape_pointer_token(top.key)}"
+
+    def is_key_position() -> bool:
+        return bool(stack) and stack[-1].is_map and stack[-1].key is _NO_KEY
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            kind = type(event)
+            event_: Any = event
+            if kind is ev.ScalarEvent:
+                span = span_of(event)
+                as_key = is_key_position()
+                value = _scalar(event, text, span, diags, as_key)
+                if not as_key:
+                    spans[pointer_for_next()] = span
+                if event_.anchor:
+                    anchors[event_.anchor] = (value, 1)
+                place(value, 1, span, event)
+            elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+                span = span_of(event)
+                if is_key_position():
+                    diags.append(
+                        error(
+                            "a map key must be a string, not a collection",
+                            span=span,
+                            hint="use a plain string as the key",
+                            code="key-not-string",
+                        )
+                    )
+                if len(stack) >= limits.max_depth:
+                    raise SpecError(
+                        error(
+                            f"nesting is deeper than the limit of {limits.max_depth} levels",
+                            span=span,
+                            hint="a job spec never needs this depth; flatten the data "
+                            "or keep it in an input file",
+                            code="too-deep",
+                        )
+                    )
+                p = pointer_for_next()
+                spans[p] = span
+                container: Any = {} if kind is ev.MappingStartEvent else []
+                stack.append(_Frame(container, p, event_.anchor))
+            elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
+                frame = stack.pop()
+                if frame.anchor:
+                    anchors[frame.anchor] = (frame.container, frame.size)
+                place(frame.container, frame.size, spans.get(frame.pointer, span_of(event)), event)
+            elif kind is ev.AliasEvent:
+                span = span_of(event)
+                if event_.anchor not in anchors:
+                    raise SpecError(
+                        error(f"unknown alias *{event_.anchor}", span=span, code="syntax")
+                    )
+                value, size = anchors[event_.anchor]
+                if not is_key_position():
+                    p = pointer_for_next()
+                    spans[p] = span
+                place(value, size, span, event)
+            elif kind is ev.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise SpecError(
+                        error(
+                            "a file holds one job document, but this one has several",
+                            span=span_of(event),
+                            hint="remove the `---` separator and the second document, or split "
+                            "it into its own file",
+                            code="multiple-documents",
+                        )
+                    )
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        span = Span(name, mark.line + 1, mark.column + 1, mark.index) if mark else Span(name, 1, 1)
+        hint = "check the indentation and quoting near the caret"
+        if "tab" in problem:
+            hint = "YAML indentation must use spaces, not tabs"
+        elif "mapping values are not allowed" in problem:
+            hint = "a value containing ': ' must be quoted"
+        diags.append(error(f"invalid YAML: {problem}", span=span, hint=hint, code="syntax"))
+        raise SpecError(diags) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            error(f"invalid YAML: {exc}", span=Span(name, 1, 1), code="syntax")
+        ) from None
+    if diags:
+        raise SpecError(diags)
+    if root is _NO_KEY:
+        root = None
+    return root, spans, key_spans
+
+
+_MERGE = object()
+
+
+def _scalar(event: Any, text: str, span: Span, diags: list[Diagnostic], as_key: bool) -> Any:
+    value: str = event.value
+    tag = event.tag
+    if tag is None or tag == "!":
+        if event.style or event.implicit == (False, True):
+            return value  # quoted or block scalar: always a string
+        if as_key and value == "<<":
+            return _MERGE
+        return resolve_plain(value)
+    short = tag[len(_TAG) :] if tag.startswith(_TAG) else None
+    if short == "str":
+        return value
+    if short == "binary":
+        try:
+            return base64.b64decode("".join(value.split()), validate=True)
+        except (binascii.Error, ValueError):
+            diags.append(error("invalid base64 in a !!binary value", span=span, code="bad-binary"))
+            return b""
+    if short in ("int", "float", "bool", "null"):
+        resolved = resolve_plain(value)
+        expected = {"int": int, "float": float, "bool": bool, "null": type(None)}[short]
+        if short == "float" and isinstance(resolved, int) and not isinstance(resolved, bool):
+            return float(resolved)
+        if isinstance(resolved, expected) and not (short == "int" and isinstance(resolved, bool)):
+            return resolved
+        diags.append(error(f"{value!r} is not a valid !!{short}", span=span, code="bad-tag"))
+        return value
+    # Any other tag (a local `!tag`, `!!timestamp`, …): the text as written.
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction"
+    if isinstance(value, bytes):
+        return "binary data"
+    return "a " + type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,217 @@
+"""Typed, position-aware reading of a document tree, shared by the front-ends.
+
+Each accessor checks one value's shape and, when it is wrong, records an error at the
+value's line and column and returns a placeholder so reading goes on: one run reports
+every problem in the document, as a compiler does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from compiler.diagnostics import Diagnostic, DiagnosticSink, error, warning
+from compiler.frontends.loader import SourceDocument, escape_pointer_token
+from compiler.ir import FrozenMap, Value
+
+
+def kind_of(value: Any) -> str:
+    """A user-facing name for a value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bytes):
+        return "binary data"
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def child(pointer: str, token: str | int) -> str:
+    """The JSON pointer of a child."""
+    return f"{pointer}/{escape_pointer_token(token) if isinstance(token, str) else token}"
+
+
+class Reader:
+    """Reads values out of a `SourceDocument`, collecting diagnostics."""
+
+    def __init__(self, doc: SourceDocument, sink: DiagnosticSink | None = None) -> None:
+        self.doc = doc
+        self.sink = sink or DiagnosticSink()
+
+    # -- diagnostics
+
+    def error(
+        self, pointer: str, message: str, hint: str = "", *, key: bool = False, code: str = ""
+    ) -> None:
+        """Record an error at the value (or key) at `pointer`."""
+        self.sink.add(
+            error(
+                message, span=self.doc.span(pointer, key=key), pointer=pointer, hint=hint, code=code
+            )
+        )
+
+    def warn(
+        self, pointer: str, message: str, hint: str = "", *, key: bool = False, code: str = ""
+    ) -> None:
+        """Record a warning at the value (or key) at `pointer`."""
+        self.sink.add(
+            warning(
+                message, span=self.doc.span(pointer, key=key), pointer=pointer, hint=hint, code=code
+            )
+        )
+
+    def type_error(
+        self, pointer: str, field: str, expected: str, value: Any, hint: str = ""
+    ) -> None:
+        """Record "`field` must be <expected>, not <what it is>"."""
+        self.error(
+            pointer, f"`{field}` must be {expected}, not {kind_of(value)}", hint, code="type"
+        )
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """Everything recorded so far."""
+        return self.sink.diagnostics
+
+    # -- accessors
+
+    def mapping(self, value: Any, pointer: str, field: str) -> dict[str, Any]:
+        """A map, or {} after recording an error."""
+        if isinstance(value, dict):
+            return value
+        self.type_error(pointer, field, "a map", value)
+        return {}
+
+    def sequence(self, value: Any, pointer: str, field: str) -> list[Any]:
+        """A list, or [] after recording an error."""
+        if isinstance(value, list):
+            return value
+        self.type_error(pointer, field, "a list", value)
+        return []
+
+    def string(
+        self, value: Any, pointer: str, field: str, *, allow_int: bool = False, hint: str = ""
+    ) -> str:
+        """A string (or, with `allow_int`, an integer written in decimal), else ""."""
+        if isinstance(value, str):
+            return value
+        if allow_int and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float | bool) and not hint:
+            hint = "quote it to make it a string"
+        self.type_error(pointer, field, "a string", value, hint)
+        return ""
+
+    def string_list(self, value: Any, pointer: str, field: str) -> tuple[str, ...]:
+        """A list of strings (integers are written out in decimal)."""
+        items = self.sequence(value, pointer, field)
+        return tuple(
+            self.string(v, child(pointer, i), f"{field}[{i}]", allow_int=True)
+            for i, v in enumerate(items)
+        )
+
+    def env(self, value: Any, pointer: str, field: str) -> FrozenMap[str]:
+        """Environment variables, as a map or as a list of `K=V` strings."""
+        out: dict[str, str] = {}
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                p = child(pointer, i)
+                text = self.string(item, p, f"{field}[{i}]")
+                if not text:
+                    continue
+                name, sep, val = text.partition("=")
+                if not sep or not name:
+                    self.error(p, f"`{field}[{i}]` must look like NAME=value", code="env")
+                    continue
+                if name in out:
+                    self.error(
+                        p,
+                        f"environment variable {name!r} is given twice",
+                        "keep one of them",
+                        code="duplicate-env",
+                    )
+                out[name] = val
+            return FrozenMap(out)
+        for k, v in self.mapping(value, pointer, field).items():
+            out[k] = self.string(v, child(pointer, k), f"{field}.{k}", allow_int=True)
+        return FrozenMap(out)
+
+    def boolean(self, value: Any, pointer: str, field: str) -> bool:
+        """A boolean, else False after recording an error."""
+        if isinstance(value, bool):
+            return value
+        self.type_error(pointer, field, "true or false", value)
+        return False
+
+    def generic(self, value: Any, pointer: str) -> Value:
+        """Any value kept as written in identity: no floats (DESIGN §3)."""
+        if isinstance(value, dict):
+            return FrozenMap({k: self.generic(v, child(pointer, k)) for k, v in value.items()})
+        if isinstance(value, list):
+            return tuple(self.generic(v, child(pointer, i)) for i, v in enumerate(value))
+        if isinstance(value, float):
+            self.error(
+                pointer,
+                f"a number with a fraction ({value!r}) cannot be part of a job's identity",
+                'write it as a string (e.g. "1.5"), or as an integer in smaller units',
+                code="float",
+            )
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**64) <= value < 2**64:
+            self.error(
+                pointer,
+                f"integer {value} does not fit in 64 bits",
+                "write it as a string",
+                code="int-range",
+            )
+            return None
+        return value  # type: ignore[no-any-return]
+
+    def unknown_fields(
+        self,
+        mapping: dict[str, Any],
+        pointer: str,
+        known: Iterable[str],
+        *,
+        strict: bool,
+        where: str,
+    ) -> dict[str, Any]:
+        """The fields of `mapping` not in `known`, each with a warning (an error if strict)."""
+        known_set = set(known)
+        unknown = {k: v for k, v in mapping.items() if k not in known_set}
+        for k in unknown:
+            near = _closest(k, known_set)
+            hint = (
+                f"did you mean `{near}`?"
+                if near
+                else ("it is kept in the job's identity under `x`; remove it if it is a typo")
+            )
+            msg = f"unknown field `{k}` in {where}"
+            if strict:
+                self.error(child(pointer, k), msg, hint, key=True, code="unknown-field")
+            else:
+                self.warn(
+                    child(pointer, k),
+                    msg + " (kept under `x`)",
+                    hint,
+                    key=True,
+                    code="unknown-field",
+                )
+        return unknown
+
+
+def _closest(word: str, choices: set[str]) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.75)
+    return found[0] if found else ""

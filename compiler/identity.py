@@ -1,0 +1,444 @@
+"""Identity: IR → identity map → strict DAG-CBOR → CIDv1. The only place hashing is defined.
+
+The identity map (DESIGN §3) is the IR as plain data with every default omitted,
+inputs sorted by target and outputs by path. It is encoded as strict DAG-CBOR by
+`libipld` (map keys length-first, shortest integers, links as tag 42) and hashed with
+sha2-256 into a CIDv1 (codec dag-cbor, `bafyrei…`).
+
+One pitfall of libipld 3.5 is handled here: it writes *every* `bytes` value that parses
+as a CID as a link. A genuine byte string that happens to look like a CID (a random
+nonce, a WASM argument) must stay a byte string, so a value holding one is encoded by
+the `dag-cbor` package, which keeps bytes and links apart. Both give the same bytes for
+everything else (tests/test_identity_differential.py checks thousands of values).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import libipld
+
+from compiler.ir import (
+    IR_VERSION,
+    Await,
+    Determinism,
+    DockerTask,
+    FrozenMap,
+    ImageDigest,
+    Input,
+    Job,
+    Link,
+    Network,
+    OtherTask,
+    SourceTask,
+    Task,
+    Value,
+    WasmTask,
+)
+
+DAG_CBOR = 0x71
+RAW = 0x55
+SHA2_256 = 0x12
+_CIDV1_DAG_CBOR_PREFIX = b"\x01\x71\x12\x20"
+_CIDV1_RAW_PREFIX = b"\x01\x55\x12\x20"
+
+
+class IdentityError(ValueError):
+    """A value cannot be part of an identity (a float, a non-string key, …)."""
+
+
+# --- rendering the IR as plain data -------------------------------------------------------
+
+
+class _Render:
+    """How links and byte strings appear in the plain tree being built."""
+
+    __slots__ = ("needs_reference_encoder",)
+
+    def __init__(self) -> None:
+        self.needs_reference_encoder = False
+
+    def link(self, link: Link) -> Any:
+        return link.raw
+
+    def raw(self, data: bytes) -> Any:
+        if data[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(data)[:2] == b"\xd8\x2a":
+            self.needs_reference_encoder = True
+        return data
+
+
+class _DagJsonRender(_Render):
+    """Links as `{"/": cid}`, bytes as `{"/": {"bytes": base64}}` (DAG-JSON's forms)."""
+
+    def link(self, link: Link) -> Any:
+        return {"/": str(link)}
+
+    def raw(self, data: bytes) -> Any:
+        return {"/": {"bytes": base64.b64encode(data).decode().rstrip("=")}}
+
+
+class _NeutralRender(_Render):
+    """Links stay `Link` objects, bytes stay bytes: for the reference encoder and tests."""
+
+    def link(self, link: Link) -> Any:
+        return link
+
+    def raw(self, data: bytes) -> Any:
+        return data
+
+
+def _value(v: Value, r: _Render) -> Any:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        if not -(2**64) <= v < 2**64:
+            raise IdentityError(f"integer {v} does not fit in 64 bits")
+        return v
+    if isinstance(v, FrozenMap):
+        return {k: _value(x, r) for k, x in v.items()}
+    if isinstance(v, tuple):
+        return [_value(x, r) for x in v]
+    if isinstance(v, Link):
+        return r.link(v)
+    if isinstance(v, bytes):
+        return r.raw(v)
+    if isinstance(v, float):
+        raise IdentityError(f"a float ({v!r}) cannot be part of a job's identity")
+    raise IdentityError(f"not an identity value: {type(v).__name__}")
+
+
+def _content(c: Link | str, r: _Render) -> Any:
+    return c if isinstance(c, str) else r.link(c)
+
+
+def _task(task: Task, r: _Render) -> dict[str, Any]:
+    if isinstance(task, DockerTask):
+        out: dict[str, Any] = {"engine": "docker"}
+        if isinstance(task.image, ImageDigest):
+            out["image"] = {"digest": task.image.digest}
+        else:
+            out["image"] = task.image
+            if task.platform:
+                out["platform"] = task.platform
+        if task.entrypoint:
+            out["entrypoint"] = list(task.entrypoint)
+        if task.args:
+            out["args"] = list(task.args)
+        if task.env:
+            out["env"] = dict(task.env)
+        if task.workdir:
+            out["workdir"] = task.workdir
+        return out
+    if isinstance(task, WasmTask):
+        out = {"engine": "wasm", "module": _content(task.module, r)}
+        if task.entrypoint != "_start":
+            out["entrypoint"] = task.entrypoint
+        if task.args:
+            out["args"] = [_value(a, r) for a in task.args]
+        if task.env:
+            out["env"] = dict(task.env)
+        if task.imports:
+            out["imports"] = {k: _content(c, r) for k, c in task.imports.items()}
+        if task.stdin is not None:
+            out["stdin"] = _content(task.stdin, r)
+        return out
+    if isinstance(task, SourceTask):
+        out = {"engine": task.engine, "source": _content(task.source, r)}
+        if task.engine == "rust" and task.edition and task.edition != "2021":
+            out["edition"] = task.edition
+        if task.args:
+            out["args"] = list(task.args)
+        if task.env:
+            out["env"] = dict(task.env)
+        return out
+    out = {k: _value(v, r) for k, v in task.params.items()}
+    out["engine"] = task.engine
+    return out
+
+
+def _input(inp: Input, r: _Render) -> dict[str, Any]:
+    src = inp.source
+    if isinstance(src, Await):
+        return {"target": inp.target, "await": {"job": r.link(src.job), "path": src.path}}
+    return {"target": inp.target, "content": _content(src, r)}
+
+
+def _network(net: Network) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": net.mode}
+    if net.domains:
+        out["domains"] = list(net.domains)
+    return out
+
+
+def _job(job: Job, r: _Render) -> dict[str, Any]:
+    out: dict[str, Any] = {"ir": IR_VERSION, "task": _task(job.task, r)}
+    if job.inputs:
+        out["inputs"] = [_input(i, r) for i in sorted(job.inputs, key=_by_target)]
+    if job.outputs:
+        out["outputs"] = sorted(job.outputs)
+    out["determinism"] = job.determinism
+    if job.network is not None:
+        out["network"] = _network(job.network)
+    if job.nonce:
+        out["nonce"] = job.nonce
+    if job.x:
+        out["x"] = {k: _value(v, r) for k, v in job.x.items()}
+    return out
+
+
+def _by_target(inp: Input) -> str:
+    return inp.target
+
+
+def identity_map(job: Job) -> dict[str, Any]:
+    """The identity map of a job, links as `Link` objects and bytes as bytes."""
+    return _job(job, _NeutralRender())
+
+
+def identity_dag_json(job: Job) -> dict[str, Any]:
+    """The identity map in DAG-JSON's data forms (links `{"/": cid}`), ready for `json`."""
+    return _job(job, _DagJsonRender())
+
+
+def value_dag_json(value: Value) -> Any:
+    """Any IR value in DAG-JSON's data forms."""
+    return _value(value, _DagJsonRender())
+
+
+# --- encoding and hashing -----------------------------------------------------------------
+
+
+def _reference_encode(tree: Any) -> bytes:
+    """Encode with the `dag-cbor` package, which keeps bytes and links apart."""
+    import dag_cbor
+    from multiformats import CID
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, Link):
+            return CID.decode(v.raw)
+        if isinstance(v, dict):
+            return {k: convert(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [convert(x) for x in v]
+        return v
+
+    data: bytes = dag_cbor.encode(convert(tree))
+    return data
+
+
+def _encode_tree(build: Callable[[_Render], Any]) -> bytes:
+    r = _Render()
+    tree = build(r)
+    if r.needs_reference_encoder:
+        return _reference_encode(build(_NeutralRender()))
+    data: bytes = libipld.encode_dag_cbor(tree)
+    return data
+
+
+def encode_job(job: Job) -> bytes:
+    """The strict DAG-CBOR bytes of a job's identity map."""
+    return _encode_tree(lambda r: _job(job, r))
+
+
+def encode_value(value: Value) -> bytes:
+    """The strict DAG-CBOR bytes of any IR value (records, facts, receipts)."""
+    return _encode_tree(lambda r: _value(value, r))
+
+
+def cid_of_block(block: bytes) -> Link:
+    """The CIDv1 (dag-cbor, sha2-256) of an encoded block."""
+    return Link(_CIDV1_DAG_CBOR_PREFIX + hashlib.sha256(block).digest())
+
+
+def cid_of_raw(data: bytes) -> Link:
+    """The CIDv1 (raw, sha2-256) of bytes as written: the document CID (DESIGN §1)."""
+    return Link(_CIDV1_RAW_PREFIX + hashlib.sha256(data).digest())
+
+
+def job_cid(job: Job) -> Link:
+    """The job CID: sha2-256 of the DAG-CBOR identity map."""
+    return cid_of_block(encode_job(job))
+
+
+def value_cid(value: Value) -> Link:
+    """The CID of any IR value encoded as DAG-CBOR (records, receipts, descriptors)."""
+    return cid_of_block(encode_value(value))
+
+
+def verify_block(link: Link, block: bytes) -> bool:
+    """Whether `block` hashes to `link` (sha2-256 CIDs only)."""
+    raw = link.raw
+    if raw[:2] == b"\x12\x20":
+        return raw[2:] == hashlib.sha256(block).digest()
+    return raw[2:4] == b"\x12\x20" and raw[4:] == hashlib.sha256(block).digest()
+
+
+# --- DAG-JSON -----------------------------------------------------------------------------
+
+
+def dag_json_dumps(tree: Any, *, indent: int | None = None) -> str:
+    """Serialise DAG-JSON data forms; canonical (sorted keys, no spaces) unless `indent`."""
+    if indent is None:
+        return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(tree, sort_keys=True, indent=indent, ensure_ascii=False)
+
+
+def from_dag_json(obj: Any) -> Value:
+    """Read DAG-JSON data forms back into IR values (`{"/": cid}` → Link, bytes form → bytes)."""
+    if isinstance(obj, Mapping):
+        if len(obj) == 1 and "/" in obj:
+            inner = obj["/"]
+            if isinstance(inner, str):
+                return Link.parse(inner)
+            if isinstance(inner, Mapping) and set(inner) == {"bytes"}:
+                text = str(inner["bytes"])
+                return base64.b64decode(text + "=" * (-len(text) % 4))
+        return FrozenMap({str(k): from_dag_json(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(from_dag_json(v) for v in obj)
+    if isinstance(obj, float):
+        raise IdentityError(f"a float ({obj!r}) cannot be part of an identity")
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    raise IdentityError(f"not a DAG-JSON value: {type(obj).__name__}")
+
+
+# --- back from an identity map ------------------------------------------------------------
+
+
+def job_from_identity(tree: Value) -> Job:
+    """Rebuild a Job from its identity map (as read by `from_dag_json`); inverse of `_job`."""
+    m = _as_map(tree, "job")
+    if m.get("ir") != IR_VERSION:
+        raise IdentityError(
+            f"unsupported IR version {m.get('ir')!r} (this jobc reads ir {IR_VERSION})"
+        )
+    known = {"ir", "task", "inputs", "outputs", "determinism", "network", "nonce", "x"}
+    extra = sorted(set(m) - known)
+    if extra:
+        raise IdentityError(f"unknown identity fields: {', '.join(extra)}")
+    inputs = tuple(_input_from(v) for v in _as_tuple(m.get("inputs", ()), "inputs"))
+    outputs = tuple(_as_str(v, "outputs[]") for v in _as_tuple(m.get("outputs", ()), "outputs"))
+    determinism_v = m.get("determinism")
+    determinism: Determinism
+    if determinism_v == "strict":
+        determinism = "strict"
+    elif determinism_v == "unordered":
+        determinism = "unordered"
+    elif determinism_v == "none":
+        determinism = "none"
+    else:
+        raise IdentityError(f"bad determinism {determinism_v!r}")
+    net = m.get("network")
+    network = None
+    if net is not None:
+        nm = _as_map(net, "network")
+        mode = nm.get("mode")
+        if mode not in ("http", "full"):
+            raise IdentityError(f"bad network mode {mode!r}")
+        domains = tuple(
+            _as_str(d, "domains[]") for d in _as_tuple(nm.get("domains", ()), "domains")
+        )
+        network = Network(mode="http" if mode == "http" else "full", domains=domains)
+    return Job(
+        task=_task_from(m.get("task")),
+        inputs=inputs,
+        outputs=outputs,
+        determinism=determinism,
+        network=network,
+        nonce=_as_str(m.get("nonce", ""), "nonce"),
+        x=_as_map(m.get("x", FrozenMap()), "x"),
+    )
+
+
+def _as_map(v: Value, what: str) -> FrozenMap[Value]:
+    if not isinstance(v, FrozenMap):
+        raise IdentityError(f"{what} must be a map")
+    return v
+
+
+def _as_tuple(v: Value, what: str) -> tuple[Value, ...]:
+    if not isinstance(v, tuple):
+        raise IdentityError(f"{what} must be a list")
+    return v
+
+
+def _as_str(v: Value, what: str) -> str:
+    if not isinstance(v, str):
+        raise IdentityError(f"{what} must be a string")
+    return v
+
+
+def _as_content(v: Value, what: str) -> Link | str:
+    if not isinstance(v, Link | str):
+        raise IdentityError(f"{what} must be a link or a source string")
+    return v
+
+
+def _str_map(v: Value, what: str) -> FrozenMap[str]:
+    m = _as_map(v, what)
+    return FrozenMap({k: _as_str(x, f"{what}.{k}") for k, x in m.items()})
+
+
+def _task_from(v: Value) -> Task:
+    m = _as_map(v, "task")
+    engine = _as_str(m.get("engine"), "task.engine")
+    if engine == "docker":
+        image_v = m.get("image")
+        image: str | ImageDigest
+        if isinstance(image_v, FrozenMap):
+            image = ImageDigest(_as_str(image_v.get("digest"), "image.digest"))
+        else:
+            image = _as_str(image_v, "image")
+        return DockerTask(
+            image=image,
+            platform=_as_str(m.get("platform", ""), "platform"),
+            entrypoint=tuple(
+                _as_str(a, "entrypoint[]") for a in _as_tuple(m.get("entrypoint", ()), "entrypoint")
+            ),
+            args=tuple(_as_str(a, "args[]") for a in _as_tuple(m.get("args", ()), "args")),
+            env=_str_map(m.get("env", FrozenMap()), "env"),
+            workdir=_as_str(m.get("workdir", ""), "workdir"),
+        )
+    if engine == "wasm":
+        stdin = m.get("stdin")
+        return WasmTask(
+            module=_as_content(m.get("module"), "module"),
+            entrypoint=_as_str(m.get("entrypoint", "_start"), "entrypoint"),
+            args=_as_tuple(m.get("args", ()), "args"),
+            env=_str_map(m.get("env", FrozenMap()), "env"),
+            imports=FrozenMap(
+                {
+                    k: _as_content(c, "imports")
+                    for k, c in _as_map(m.get("imports", FrozenMap()), "imports").items()
+                }
+            ),
+            stdin=None if stdin is None else _as_content(stdin, "stdin"),
+        )
+    if engine in ("rust", "c"):
+        return SourceTask(
+            engine="rust" if engine == "rust" else "c",
+            source=_as_content(m.get("source"), "source"),
+            edition=_as_str(m.get("edition", ""), "edition"),
+            args=tuple(_as_str(a, "args[]") for a in _as_tuple(m.get("args", ()), "args")),
+            env=_str_map(m.get("env", FrozenMap()), "env"),
+        )
+    return OtherTask(engine=engine, params=FrozenMap({k: x for k, x in m.items() if k != "engine"}))
+
+
+def _input_from(v: Value) -> Input:
+    m = _as_map(v, "input")
+    target = _as_str(m.get("target"), "input.target")
+    if "await" in m:
+        a = _as_map(m["await"], "await")
+        job = a.get("job")
+        if not isinstance(job, Link):
+            raise IdentityError("await.job must be a link")
+        return Input(target, Await(job, _as_str(a.get("path"), "await.path")))
+    return Input(target, _as_content(m.get("content"), "input.content"))

@@ -1,0 +1,260 @@
+"""Container image references, read and normalised as distribution/reference does.
+
+    reference  := name [ ":" tag ] [ "@" digest ]
+    name       := [ domain "/" ] path
+    domain     := host [ ":" port ]          host: DNS name, IPv4, or [IPv6]
+    path       := component ( "/" component )*
+    component  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
+    tag        := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
+    digest     := algorithm ":" hex      algorithm: [A-Za-z][A-Za-z0-9]* ( [+._-] … )*
+
+The first component is a domain only when it contains "." or ":" or is "localhost",
+and more components follow; otherwise the reference is on Docker Hub (`docker.io`),
+where a single-component path gets `library/`. `index.docker.io` is `docker.io`.
+A reference with neither tag nor digest gets `:latest`; one with a digest drops its tag
+(the digest says everything). A name is at most 255 characters.
+
+Errors say which character is wrong, as an offset into the reference, so the caller
+can put a caret under it in the user's file.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+OFFICIAL_REPO_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
+_TAG = re.compile(r"[\w][\w.-]{0,127}\Z", re.ASCII)
+_DOMAIN_COMPONENT = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\Z")
+_PORT = re.compile(r"[0-9]+\Z")
+_IPV6 = re.compile(r"\[[a-fA-F0-9:]+\]\Z")
+_ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*\Z")
+_HEX = re.compile(r"[a-fA-F0-9]{32,}\Z")
+_SHA256_HEX = re.compile(r"[a-f0-9]{64}\Z")
+
+
+class ReferenceError(ValueError):
+    """A malformed image reference; `offset` is the index of the offending character."""
+
+    def __init__(self, message: str, offset: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReference:
+    """A parsed, normalised reference."""
+
+    domain: str
+    path: str
+    tag: str
+    digest: str
+
+    @property
+    def repository(self) -> str:
+        """`domain/path`, e.g. `docker.io/library/ubuntu`."""
+        return f"{self.domain}/{self.path}"
+
+    def __str__(self) -> str:
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
+        return f"{self.repository}:{self.tag}"
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(ref: str) -> ImageReference:
+    """Parse and normalise a reference; raises ReferenceError pointing at the bad character."""
+    if not ref:
+        raise ReferenceError("the image reference is empty", 0, "write e.g. ubuntu:22.04")
+    name, digest = ref, ""
+    at = ref.find("@")
+    if at >= 0:
+        name, digest = ref[:at], ref[at + 1 :]
+        _check_digest(digest, at + 1)
+    tag = ""
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+        if not _TAG.match(tag):
+            _fail_tag(tag, colon + 1)
+    if not name:
+        raise ReferenceError("the image reference has no repository name", 0)
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise ReferenceError(
+            f"the repository name is {len(name)} characters long, over {NAME_TOTAL_LENGTH_MAX}",
+            NAME_TOTAL_LENGTH_MAX,
+        )
+    domain, path, path_offset = _split_domain(name)
+    _check_path(path, path_offset)
+    if domain == LEGACY_DEFAULT_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_REPO_PREFIX + path
+    if digest:
+        tag = ""
+    elif not tag:
+        tag = DEFAULT_TAG
+    return ImageReference(domain, path, tag, digest)
+
+
+def normalize(ref: str) -> str:
+    """The normalised string form: `docker.io/library/ubuntu:latest`, `…@sha256:…`."""
+    return str(parse(ref))
+
+
+def _split_domain(name: str) -> tuple[str, str, int]:
+    slash = name.find("/")
+    if slash < 0:
+        return DEFAULT_DOMAIN, name, 0
+    first = name[:slash]
+    if not ("." in first or ":" in first or first == "localhost"):
+        return DEFAULT_DOMAIN, name, 0
+    _check_domain(first)
+    return first, name[slash + 1 :], slash + 1
+
+
+def _check_domain(domain: str) -> None:
+    host, port = domain, ""
+    if domain.startswith("["):
+        end = domain.find("]")
+        if end < 0:
+            raise ReferenceError("an IPv6 address must end with ']'", len(domain))
+        host, rest = domain[: end + 1], domain[end + 1 :]
+        if not _IPV6.match(host):
+            raise ReferenceError(f"{host!r} is not an IPv6 address", 1)
+        if rest:
+            if not rest.startswith(":"):
+                raise ReferenceError("expected ':' and a port after the IPv6 address", end + 1)
+            port = rest[1:]
+            _check_port(port, end + 2)
+        return
+    if ":" in domain:
+        host, port = domain.split(":", 1)
+        _check_port(port, len(host) + 1)
+    offset = 0
+    for comp in host.split("."):
+        if not _DOMAIN_COMPONENT.match(comp):
+            raise ReferenceError(
+                f"{comp!r} is not a valid part of a domain name",
+                offset + _first_bad(comp, r"[a-zA-Z0-9-]", edge_dash=True),
+                "a registry domain has letters, digits, '-' and '.'",
+            )
+        offset += len(comp) + 1
+
+
+def _check_port(port: str, offset: int) -> None:
+    if not _PORT.match(port):
+        raise ReferenceError(
+            f"the registry port {port!r} is not a number", offset + _first_bad(port, r"[0-9]")
+        )
+
+
+def _check_path(path: str, offset: int) -> None:
+    for comp in path.split("/"):
+        if not _COMPONENT.match(comp):
+            bad = _first_bad_component(comp)
+            char = comp[bad] if bad < len(comp) else ""
+            if char and char.isupper():
+                message = "repository names must be lowercase"
+                hint = f"write {path.lower()!r}"
+            elif not comp:
+                message = "the repository name has an empty component"
+                hint = "remove the doubled or trailing '/'"
+            else:
+                message = (
+                    f"invalid character {char!r} in the repository name"
+                    if char
+                    else "the repository name must not end with a separator"
+                )
+                hint = "repository names use a-z, 0-9 and the separators '.', '_', '__', '-'"
+            raise ReferenceError(message, offset + bad, hint)
+        offset += len(comp) + 1
+
+
+def _first_bad_component(comp: str) -> int:
+    """Where a path component stops matching its grammar."""
+    i = 0
+    n = len(comp)
+    if not comp:
+        return 0
+    while True:
+        start = i
+        while i < n and (comp[i].isdigit() or "a" <= comp[i] <= "z"):
+            i += 1
+        if i == start:
+            return i
+        if i == n:
+            return n
+        if comp.startswith("__", i):
+            i += 2
+        elif comp[i] in "._":
+            i += 1
+        elif comp[i] == "-":
+            while i < n and comp[i] == "-":
+                i += 1
+        else:
+            return i
+        if i == n:
+            return n - 1
+
+
+def _first_bad(text: str, allowed: str, *, edge_dash: bool = False) -> int:
+    pattern = re.compile(allowed)
+    for i, ch in enumerate(text):
+        if not pattern.match(ch) or (edge_dash and ch == "-" and i in (0, len(text) - 1)):
+            return i
+    return len(text)
+
+
+def _fail_tag(tag: str, offset: int) -> None:
+    if not tag:
+        raise ReferenceError("the tag after ':' is empty", offset, "write e.g. :22.04, or drop ':'")
+    if len(tag) > 128:
+        raise ReferenceError(f"the tag is {len(tag)} characters long, over 128", offset + 128)
+    bad = (
+        0
+        if not re.match(r"\w", tag[0], re.ASCII)
+        else next(i for i, ch in enumerate(tag) if not re.match(r"[\w.-]", ch, re.ASCII))
+    )
+    raise ReferenceError(
+        f"invalid character {tag[bad]!r} in the tag",
+        offset + bad,
+        "a tag has letters, digits, '_', '.' and '-', and starts with a letter, digit or '_'",
+    )
+
+
+def _check_digest(digest: str, offset: int) -> None:
+    algo, sep, hexpart = digest.partition(":")
+    if not sep:
+        raise ReferenceError(
+            "a digest is written algorithm:hex",
+            offset + len(digest),
+            "e.g. @sha256:<64 hex digits>",
+        )
+    if not _ALGORITHM.match(algo):
+        raise ReferenceError(f"invalid digest algorithm {algo!r}", offset)
+    hex_offset = offset + len(algo) + 1
+    if algo == "sha256":
+        if not _SHA256_HEX.match(hexpart):
+            bad = next((i for i, ch in enumerate(hexpart) if ch not in "0123456789abcdef"), None)
+            if bad is not None:
+                raise ReferenceError(
+                    f"invalid character {hexpart[bad]!r} in a sha256 digest",
+                    hex_offset + bad,
+                    "a sha256 digest is 64 lowercase hex digits",
+                )
+            raise ReferenceError(
+                f"a sha256 digest has 64 hex digits, not {len(hexpart)}",
+                hex_offset + min(len(hexpart), 64),
+            )
+    elif not _HEX.match(hexpart):
+        raise ReferenceError("a digest needs at least 32 hex digits", hex_offset)

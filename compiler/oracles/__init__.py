@@ -1,0 +1,62 @@
+"""Oracles: the only way a pass learns anything about the outside world.
+
+A pass asks a question (`ask(kind, question)`) and gets an answer; the question and
+answer together are a *fact*, written into the pass's record. Replaying a record
+answers the same questions from its facts (`RecordedOracle`), with no network, so a
+chain can be verified anywhere (DESIGN §2, §5). Oracles that reach a registry, a
+toolchain, a URL or a file live in this package and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from compiler.diagnostics import Diagnostic
+from compiler.ir import FrozenMap, Value
+
+Fact = FrozenMap[Value]
+
+
+class OracleUnavailable(LookupError):
+    """The oracle cannot answer this kind of question (offline, or no such handler)."""
+
+
+class Oracle:
+    """Answers questions about the outside world, and takes the passes' warnings."""
+
+    def __init__(self, handlers: Mapping[str, Callable[[Fact], Fact]] | None = None) -> None:
+        self.handlers: dict[str, Callable[[Fact], Fact]] = dict(handlers or {})
+        self.diagnostics: list[Diagnostic] = []
+
+    def ask(self, kind: str, question: Mapping[str, Value]) -> Fact:
+        """The answer to `question`; the fact to record is `question | answer`."""
+        handler = self.handlers.get(kind)
+        if handler is None:
+            raise OracleUnavailable(f"no oracle for {kind!r} questions here")
+        return handler(FrozenMap(question))
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        """Take a warning from a pass (errors are raised as SpecError instead)."""
+        self.diagnostics.append(diagnostic)
+
+
+class RecordedOracle(Oracle):
+    """Answers only from recorded facts: replay, offline and exact."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        super().__init__()
+        self.facts = list(facts)
+
+    def ask(self, kind: str, question: Mapping[str, Value]) -> Fact:
+        for fact in self.facts:
+            if all(fact.get(k) == v for k, v in question.items()):
+                return FrozenMap({k: v for k, v in fact.items() if k not in question})
+        raise OracleUnavailable(f"no recorded fact answers {dict(question)!r}")
+
+
+def fact(question: Mapping[str, Value], answer: Mapping[str, Any]) -> Fact:
+    """A fact: a question and its answer in one map."""
+    merged: dict[str, Value] = dict(question)
+    merged.update(answer)
+    return FrozenMap(merged)

@@ -1,0 +1,185 @@
+"""The `normalize` pass: one spelling for everything that has several."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from compiler import imageref
+from compiler.diagnostics import Diagnostic, SpecError, error, warning
+from compiler.ir import (
+    Await,
+    Content,
+    DockerTask,
+    FrozenMap,
+    Input,
+    Job,
+    Network,
+    SourceTask,
+    Task,
+    WasmTask,
+)
+from compiler.oracles import Fact, Oracle
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_PLATFORM = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?\Z")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Normalize:
+    """Write every reference, path and list in its one canonical form.
+
+    Assumes: a job as a front-end read it.
+    Guarantees: image references are normalised as distribution/reference does
+    (`ubuntu` → `docker.io/library/ubuntu:latest`, digest refs drop their tag); a docker
+    entrypoint holds the whole argv (entrypoint + args); paths are absolute and clean
+    (`/data/../x/` → `/x`) and unique; source paths are `file:` URIs relative to the
+    spec's folder, URI schemes are lowercase; network domains are lowercase, sorted and
+    unique; a job with network access is not `strict` (a warning says so).
+    No oracle questions: the pass is pure syntax.
+    """
+
+    name: ClassVar[str] = "normalize"
+    version: ClassVar[int] = 1
+
+    def __call__(self, job: Job, oracle: Oracle) -> tuple[Job, list[Fact]]:
+        errors: list[Diagnostic] = []
+        task = _task(job.task, errors)
+        inputs: list[Input] = []
+        seen: dict[str, str] = {}
+        for inp in job.inputs:
+            target = clean_path(inp.target)
+            if target in seen:
+                errors.append(
+                    error(
+                        f"inputs {seen[target]!r} and {inp.target!r} both mount at {target!r}",
+                        pointer=f"/inputs/{inp.target}",
+                        code="duplicate-target",
+                    )
+                )
+                continue
+            seen[target] = inp.target
+            src = inp.source
+            source = (
+                Await(src.job, clean_path(src.path)) if isinstance(src, Await) else _content(src)
+            )
+            inputs.append(Input(target, source))
+        outputs: dict[str, str] = {}
+        for out in job.outputs:
+            path = clean_path(out)
+            if path in outputs:
+                errors.append(
+                    error(
+                        f"outputs {outputs[path]!r} and {out!r} are the same path {path!r}",
+                        pointer=f"/outputs/{out}",
+                        code="duplicate-output",
+                    )
+                )
+            outputs[path] = out
+        if errors:
+            raise SpecError(errors)
+
+        network = job.network
+        if network is not None:
+            network = Network(network.mode, tuple(sorted({d.lower() for d in network.domains})))
+        determinism = job.determinism
+        if network is not None and determinism == "strict":
+            oracle.report(
+                warning(
+                    "a job with network access cannot be strict: its determinism is now `none`",
+                    pointer="/determinism",
+                    hint="remove `network`, or drop `deterministic: true`",
+                    code="network-strict",
+                )
+            )
+            determinism = "none"
+        new = dataclasses.replace(
+            job,
+            task=task,
+            inputs=tuple(sorted(inputs, key=lambda i: i.target)),
+            outputs=tuple(sorted(outputs)),
+            network=network,
+            determinism=determinism,
+        )
+        return (job if new == job else new), []
+
+
+def _task(task: Task, errors: list[Diagnostic]) -> Task:
+    if isinstance(task, DockerTask):
+        image = task.image
+        if isinstance(image, str):
+            try:
+                image = imageref.normalize(image)
+            except imageref.ReferenceError as exc:
+                errors.append(
+                    error(
+                        f"invalid image reference {image!r}: {exc}",
+                        pointer="/task/image",
+                        hint=exc.hint,
+                        code="image-ref",
+                        value_offset=exc.offset,
+                    )
+                )
+        platform = task.platform.lower()
+        if platform and not _PLATFORM.match(platform):
+            errors.append(
+                error(
+                    f"invalid platform {task.platform!r}",
+                    pointer="/task/platform",
+                    hint="write os/arch or os/arch/variant, e.g. linux/arm64",
+                    code="platform",
+                )
+            )
+        entrypoint, args = task.entrypoint, task.args
+        if entrypoint:
+            entrypoint, args = entrypoint + args, ()
+        return dataclasses.replace(
+            task,
+            image=image,
+            platform=platform,
+            entrypoint=entrypoint,
+            args=args,
+            workdir=clean_path(task.workdir) if task.workdir else "",
+        )
+    if isinstance(task, WasmTask):
+        return dataclasses.replace(
+            task,
+            module=_content(task.module),
+            imports=FrozenMap({k: _content(v) for k, v in task.imports.items()}),
+            stdin=None if task.stdin is None else _content(task.stdin),
+        )
+    if isinstance(task, SourceTask):
+        edition = "" if task.edition == "2021" else task.edition
+        return dataclasses.replace(task, source=_content(task.source), edition=edition)
+    return task
+
+
+def clean_path(path: str) -> str:
+    """An absolute path, clean: no `.`, `..`, doubled or trailing slashes."""
+    clean = posixpath.normpath("/" + path.lstrip("/"))
+    return "/" + clean.lstrip("/")
+
+
+def _content(content: Content) -> Content:
+    if not isinstance(content, str):
+        return content
+    m = _SCHEME.match(content)
+    if m and len(m.group(1)) > 1:  # a one-letter "scheme" is a Windows drive: a path
+        scheme = m.group(1).lower()
+        rest = content[m.end() :]
+        if scheme == "file" and not rest.startswith("//"):
+            return "file:" + _relative(rest)
+        return scheme + ":" + rest
+    return "file:" + _relative(content)
+
+
+def _relative(path: str) -> str:
+    """A source path as written, cleaned (`./a//b/` → `a/b/`); absolute paths stay absolute."""
+    trailing = "/" if path.endswith("/") and path.strip("/") else ""
+    clean = posixpath.normpath(path) if path else "."
+    if clean.startswith("//"):
+        clean = "/" + clean.lstrip("/")
+    return clean + trailing if clean != "." else "./"

@@ -1,0 +1,156 @@
+"""Transformation records and chains (DESIGN §5).
+
+A record says that pass `pass`@`version` turned the block `from` into the block `to`,
+using `facts` from the outside world. Records are content-addressed like jobs; the
+chain of a compile is the list of its records, from the document CID to the final
+job CID. `replay` re-runs a chain from its facts alone and checks every CID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler import identity
+from compiler.identity import from_dag_json, value_dag_json
+from compiler.ir import FrozenMap, Link, Value
+from compiler.oracles import Fact
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One rewrite: pass@version took `source` to `target`, knowing `facts`."""
+
+    pass_name: str
+    version: int
+    source: Link
+    target: Link
+    facts: tuple[Fact, ...] = ()
+    _cid: list[Link] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def make(
+        cls,
+        pass_name: str,
+        version: int,
+        source: Link,
+        target: Link,
+        facts: list[Fact] | tuple[Fact, ...] = (),
+    ) -> Record:
+        """A record with its facts in canonical order (by their DAG-CBOR bytes), deduplicated."""
+        ordered = tuple(sorted({identity.encode_value(f): f for f in facts}.items()))
+        return cls(pass_name, version, source, target, tuple(f for _, f in ordered))
+
+    def to_value(self) -> FrozenMap[Value]:
+        """The record map that is hashed."""
+        return FrozenMap(
+            {
+                "record": RECORD_VERSION,
+                "pass": self.pass_name,
+                "version": self.version,
+                "from": self.source,
+                "to": self.target,
+                "facts": self.facts,
+            }
+        )
+
+    @property
+    def cid(self) -> Link:
+        """The record's CID (computed once)."""
+        if not self._cid:
+            self._cid.append(identity.value_cid(self.to_value()))
+        return self._cid[0]
+
+    def to_dag_json(self, *, with_cid: bool = True) -> dict[str, Any]:
+        """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
+        out: dict[str, Any] = value_dag_json(self.to_value())
+        if with_cid:
+            out["cid"] = {"/": str(self.cid)}
+        return out
+
+    @classmethod
+    def from_dag_json(cls, obj: Any) -> Record:
+        """Read a record back; raises ValueError (or IdentityError) if malformed."""
+        if not isinstance(obj, dict):
+            raise ValueError("a record must be a map")
+        data = dict(obj)
+        data.pop("cid", None)
+        v = from_dag_json(data)
+        assert isinstance(v, FrozenMap)
+        if v.get("record") != RECORD_VERSION:
+            raise ValueError(f"unsupported record version {v.get('record')!r}")
+        src, dst, facts = v.get("from"), v.get("to"), v.get("facts", ())
+        name, version = v.get("pass"), v.get("version")
+        if not (
+            isinstance(src, Link)
+            and isinstance(dst, Link)
+            and isinstance(name, str)
+            and isinstance(version, int)
+            and isinstance(facts, tuple)
+            and all(isinstance(f, FrozenMap) for f in facts)
+        ):
+            raise ValueError("a record needs pass, version, from, to and facts")
+        extra = set(v) - {"record", "pass", "version", "from", "to", "facts"}
+        if extra:
+            raise ValueError(f"unknown record fields: {', '.join(sorted(extra))}")
+        return cls(name, version, src, dst, facts)  # type: ignore[arg-type]
+
+
+# --- replay -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One verification step and its outcome."""
+
+    ok: bool
+    what: str
+    detail: str = ""
+
+
+def replay(original_job: Any, chain: tuple[Record, ...]) -> list[Check]:
+    """Re-run every recorded pass from its facts alone and check each CID it reaches.
+
+    `original_job` is the job right after parsing; the parse record itself is checked
+    by the caller (it needs the document's bytes).
+    """
+    from compiler.diagnostics import SpecError
+    from compiler.oracles import OracleUnavailable, RecordedOracle
+    from compiler.passes import PASSES
+
+    checks: list[Check] = []
+    job = original_job
+    for record in chain[1:]:
+        label = f"{record.pass_name}@{record.version} {record.source} → {record.target}"
+        cls = PASSES.get(record.pass_name)
+        if cls is None:
+            checks.append(Check(False, label, f"this jobc has no pass {record.pass_name!r}"))
+            return checks
+        if cls.version != record.version:
+            checks.append(
+                Check(
+                    False,
+                    label,
+                    f"this jobc has {cls.name}@{cls.version}; the record was made "
+                    f"by version {record.version} and cannot be replayed exactly",
+                )
+            )
+            return checks
+        oracle = RecordedOracle(record.facts)
+        try:
+            new, facts = cls()(job, oracle)
+        except (SpecError, OracleUnavailable) as exc:
+            checks.append(Check(False, label, f"replay failed: {exc}"))
+            return checks
+        got = identity.job_cid(new)
+        if got != record.target:
+            checks.append(Check(False, label, f"replay gives {got}"))
+            return checks
+        if Record.make(record.pass_name, record.version, record.source, got, facts) != record:
+            checks.append(Check(False, label, "replay used other facts than the recorded ones"))
+            return checks
+        checks.append(Check(True, label, "replayed from its facts"))
+        job = new
+    return checks
