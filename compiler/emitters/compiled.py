@@ -104,6 +104,10 @@ def load_document(raw: bytes) -> CompiledDocument:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
+        if not raw or not 0xA0 <= raw[0] <= 0xBF:  # a DAG-CBOR document is a CBOR map
+            raise NotCompiled(
+                "not a compiled job document (it is not JSON; a spec? compile it first)"
+            ) from None
         data = _from_dag_cbor(raw)
     if not looks_compiled(data):
         raise NotCompiled("not a compiled job document (it has no cid, job and chain)")

@@ -74,6 +74,8 @@ class Reader:
         self, pointer: str, field: str, expected: str, value: Any, hint: str = ""
     ) -> None:
         """Record "`field` must be <expected>, not <what it is>"."""
+        if not hint:
+            hint = _TYPE_HINTS.get(expected, "")
         self.error(
             pointer, f"`{field}` must be {expected}, not {kind_of(value)}", hint, code="type"
         )
@@ -208,6 +210,14 @@ class Reader:
                     code="unknown-field",
                 )
         return unknown
+
+
+_TYPE_HINTS = {
+    "a list": "write a list: one `- item` per line, or [a, b] on one line",
+    "a map": "write a map: one `key: value` per line, or {key: value} on one line",
+    "a string": "quote the value to make it a string",
+    "true or false": "write true or false (without quotes)",
+}
 
 
 def _closest(word: str, choices: set[str]) -> str:
