@@ -63,7 +63,13 @@ class _Render:
         self.needs_reference_encoder = False
 
     def link(self, link: Link) -> Any:
-        return link.raw
+        raw = link.raw
+        # libipld writes bytes as tag 42 only if it can parse them as a CID, and it cannot
+        # parse some valid ones (a multihash digest over 64 bytes, e.g. an inlined block):
+        # it would write such a link as a byte string.
+        if len(raw) > 36 and libipld.encode_dag_cbor(raw)[:2] != b"\xd8\x2a":
+            self.needs_reference_encoder = True
+        return raw
 
     def raw(self, data: bytes) -> Any:
         if data[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(data)[:2] == b"\xd8\x2a":
@@ -92,9 +98,15 @@ class _NeutralRender(_Render):
 
 
 def _value(v: Value, r: _Render) -> Any:
+    # Exact-type tests first: this runs for every value of every record and fact.
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return v
+    if type(v) is FrozenMap:
+        return {k: _value(x, r) for k, x in v.items()}
     if isinstance(v, str):
         return v
-    if isinstance(v, bool) or v is None:
+    if isinstance(v, bool):
         return v
     if isinstance(v, int):
         if not -(2**64) <= v < 2**64:
@@ -119,11 +131,12 @@ def _content(c: Link | str, r: _Render) -> Any:
 
 def _task(task: Task, r: _Render) -> dict[str, Any]:
     if isinstance(task, DockerTask):
-        out: dict[str, Any] = {"engine": "docker"}
-        if isinstance(task.image, ImageDigest):
-            out["image"] = {"digest": task.image.digest}
+        image = task.image
+        out: dict[str, Any]
+        if isinstance(image, ImageDigest):
+            out = {"engine": "docker", "image": {"digest": image.digest}}
         else:
-            out["image"] = task.image
+            out = {"engine": "docker", "image": image}
             if task.platform:
                 out["platform"] = task.platform
         if task.entrypoint:
@@ -131,7 +144,7 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
         if task.args:
             out["args"] = list(task.args)
         if task.env:
-            out["env"] = dict(task.env)
+            out["env"] = task.env.to_dict()
         if task.workdir:
             out["workdir"] = task.workdir
         return out
@@ -142,7 +155,7 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
         if task.args:
             out["args"] = [_value(a, r) for a in task.args]
         if task.env:
-            out["env"] = dict(task.env)
+            out["env"] = task.env.to_dict()
         if task.imports:
             out["imports"] = {k: _content(c, r) for k, c in task.imports.items()}
         if task.stdin is not None:
@@ -155,7 +168,7 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
         if task.args:
             out["args"] = list(task.args)
         if task.env:
-            out["env"] = dict(task.env)
+            out["env"] = task.env.to_dict()
         return out
     out = {k: _value(v, r) for k, v in task.params.items()}
     out["engine"] = task.engine

@@ -14,9 +14,10 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
-def jobc_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-              ) -> Iterator[Path]:
+def jobc_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """A fresh, private JOBC_HOME for each test."""
     home = tmp_path_factory.mktemp("jobc-home")
     monkeypatch.setenv("JOBC_HOME", str(home))
-    yield home
+    return home

@@ -95,8 +95,11 @@ def test_compile_writes_the_compiled_document(spec: Path, tmp_path: Path) -> Non
     assert doc["job"]["task"]["image"] == "docker.io/library/ubuntu:latest"
     assert doc["job"]["task"]["entrypoint"] == ["sh", "-c", "echo hi > /outputs/hi.txt"]
     assert [r["pass"] for r in doc["chain"]] == ["parse", "normalize"]
-    assert doc["meta"] == {"name": "hello", "input_names": {"words": "/data/words.txt"},
-                           "output_names": {"result": "/outputs"}}
+    assert doc["meta"] == {
+        "name": "hello",
+        "input_names": {"words": "/data/words.txt"},
+        "output_names": {"result": "/outputs"},
+    }
     assert doc["execution"] == {"timeout": "10m"}
     assert doc["pinned"] is False
 
@@ -107,8 +110,7 @@ def test_compile_several_files_into_a_folder(spec: Path, tmp_path: Path) -> None
     out = tmp_path / "out"
     code, _, _ = run("compile", str(spec), str(other), "-o", str(out))
     assert code == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["hello.compiled.json",
-                                                     "other.compiled.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["hello.compiled.json", "other.compiled.json"]
 
 
 def test_compile_several_files_to_stdout_is_a_list(spec: Path, tmp_path: Path) -> None:
@@ -206,7 +208,8 @@ def test_passes_option_selects_passes(spec: Path) -> None:
 def test_explain_spec_and_compiled(spec: Path, tmp_path: Path) -> None:
     code, out, _ = run("explain", str(spec))
     assert code == EXIT_OK
-    assert "parse@1" in out and "normalize@1" in out
+    assert "parse@1" in out
+    assert "normalize@1" in out
     compiled = tmp_path / "c.json"
     run("compile", str(spec), "-o", str(compiled))
     code, out, _ = run("explain", "--json", str(compiled))
@@ -310,8 +313,9 @@ def test_home_defaults_to_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert made.stat().st_mode & 0o777 == 0o700
 
 
-def test_internal_error_is_one_line_and_exit_70(spec: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_one_line_and_exit_70(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import compiler.driver
 
     def boom(*args: object, **kwargs: object) -> None:
@@ -329,10 +333,12 @@ def test_the_installed_command_runs(spec: Path) -> None:
     """The console script itself (not CliRunner): exit code and output as a user sees them."""
     jobc = Path(sys.executable).parent / "jobc"
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.run([str(jobc), "cid", str(spec)], capture_output=True, text=True,
-                          env=env, check=False)
+    proc = subprocess.run(
+        [str(jobc), "cid", str(spec)], capture_output=True, text=True, env=env, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().startswith("bafyrei")
-    proc = subprocess.run([str(jobc), "frobnicate"], capture_output=True, text=True, env=env,
-                          check=False)
+    proc = subprocess.run(
+        [str(jobc), "frobnicate"], capture_output=True, text=True, env=env, check=False
+    )
     assert proc.returncode == EXIT_USAGE

@@ -34,9 +34,20 @@ JSON_SPEC = '{"jobspec": 1, "task": {"engine": "docker", "image": "ubuntu"}, "gp
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     (built,) = out.glob("jobc-*.whl")
     return built
@@ -58,14 +69,27 @@ def test_wheel_installed_in_a_fresh_venv_runs(wheel: Path, tmp_path: Path) -> No
     py = env_dir / "bin" / "python"
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     # Dependencies from the dev venv, without its editable install of the source tree.
     (Path(site) / "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps",
-         "--no-index", "-q", str(wheel)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
     )
     work = tmp_path / "elsewhere"
     work.mkdir()
@@ -75,13 +99,27 @@ def test_wheel_installed_in_a_fresh_venv_runs(wheel: Path, tmp_path: Path) -> No
     env["NO_COLOR"] = "1"
 
     def jobc(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(env_dir / "bin" / "jobc"), *args], cwd=work, env=env,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [str(env_dir / "bin" / "jobc"), *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     where = subprocess.run(
-        [str(py), "-c", "import compiler, compiler.resources as r; "
-         "print(compiler.__file__); print(r.data_dir('schemas')); print(r.data_dir('grammars'))"],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
+        [
+            str(py),
+            "-c",
+            "import compiler, compiler.resources as r; "
+            "print(compiler.__file__); print(r.data_dir('schemas')); print(r.data_dir('grammars'))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert all(p.startswith(str(env_dir)) for p in where), where
 

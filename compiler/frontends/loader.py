@@ -149,6 +149,55 @@ class _Duplicate(Exception):
     pass
 
 
+class _NotJSON(Exception):
+    """NaN, Infinity or -Infinity: Python's decoder reads them, but they are not JSON."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJSON(name)
+
+
+# Python refuses to convert integers of more than this many digits (a DoS guard):
+# such an integer is a diagnostic, not a ValueError deep inside jobc.
+MAX_INT_DIGITS = 4300
+_INT_TOO_BIG = 10**MAX_INT_DIGITS
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _too_long_int(span: Span) -> Diagnostic:
+    return error(
+        f"an integer with more than {MAX_INT_DIGITS:,} digits",
+        span=span,
+        hint="write it as a string",
+        code="int-range",
+    )
+
+
+def _lone_surrogate(span: Span) -> Diagnostic:
+    return error(
+        "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a character",
+        span=span,
+        hint="a \\uD8xx-\\uDBxx escape must be followed by a \\uDCxx-\\uDFxx escape",
+        code="encoding",
+    )
+
+
+def _has_lone_surrogate(tree: Any) -> bool:
+    stack = [tree]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
@@ -161,7 +210,10 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
     if depth_at is not None:
         raise SpecError(_too_deep(name, text, depth_at, limits))
     try:
-        return json.loads(text, object_pairs_hook=_pairs_hook)
+        tree = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(tree):
+            _json_with_positions(name, text, limits)  # raises, at each lone surrogate
+        return tree
     except json.JSONDecodeError as exc:
         msg = exc.msg[0].lower() + exc.msg[1:]
         raise SpecError(
@@ -172,8 +224,9 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
                 code="syntax",
             )
         ) from None
-    except (_Duplicate, RecursionError):
-        # The slow path finds the exact place (and raises).
+    except (_Duplicate, _NotJSON, RecursionError, ValueError):
+        # ValueError: an integer over MAX_INT_DIGITS. The slow path finds the exact place
+        # (and raises).
         tree, _, _ = _json_with_positions(name, text, limits)
         return tree
 
@@ -211,11 +264,15 @@ def _json_with_positions(
     try:
         parsed = _json_parser.parse(text)
     except UnexpectedInput as exc:
+        pos = exc.pos_in_stream or 0
+        constant = re.match(r"-?(NaN|Infinity)", text[pos : pos + 9])
         raise SpecError(
             error(
-                "invalid JSON",
-                span=Span(name, exc.line, exc.column, exc.pos_in_stream or 0),
-                hint="check the JSON syntax near the caret",
+                f"invalid JSON: {constant.group(0)} is not a JSON number"
+                if constant
+                else "invalid JSON",
+                span=Span(name, exc.line, exc.column, pos),
+                hint="write it as a string" if constant else "check the JSON syntax near the caret",
                 code="syntax",
             )
         ) from None
@@ -230,11 +287,21 @@ def _json_with_positions(
         meta = node.meta
         return Span(name, meta.line, meta.column, meta.start_pos)
 
+    def scalar(tok: Token) -> Any:
+        try:
+            value = _json_scalar(tok)
+        except ValueError:  # an integer over MAX_INT_DIGITS
+            diags.append(_too_long_int(node_span(tok)))
+            return 0
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            diags.append(_lone_surrogate(node_span(tok)))
+        return value
+
     def build(node: Any, pointer: str) -> Any:
         # Depth is bounded above, so recursion here is safe.
         spans[pointer] = node_span(node)
         if isinstance(node, Token):  # ?value inlined a bare token
-            return _json_scalar(node)
+            return scalar(node)
         kind = node.data
         if kind == "object":
             out: dict[str, Any] = {}
@@ -242,7 +309,7 @@ def _json_with_positions(
                 if pair is None:
                     continue
                 key_tok, value = pair.children
-                key = json.loads(key_tok)
+                key = scalar(key_tok)
                 child = f"{pointer}/{escape_pointer_token(key)}"
                 if key in out:
                     diags.append(
@@ -265,7 +332,7 @@ def _json_with_positions(
                 for i, v in enumerate(c for c in node.children if c is not None)
             ]
         if kind in ("string", "number"):
-            return _json_scalar(node.children[0])
+            return scalar(node.children[0])
         return {"true": True, "false": False, "null": None}[kind]
 
     tree = build(parsed, "")
@@ -354,7 +421,7 @@ def resolve_plain(value: str) -> Any:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "is_map", "key", "key_span", "pointer", "size")
+    __slots__ = ("anchor", "container", "is_map", "key", "key_span", "merged", "pointer", "size")
 
     def __init__(self, container: Any, pointer: str, anchor: str | None) -> None:
         self.container = container
@@ -364,6 +431,8 @@ class _Frame:
         self.key_span: Span | None = None
         self.anchor = anchor
         self.size = 1
+        self.merged: set[str] = set()
+        """Keys that came from a merge key (<<): an explicit key overrides them."""
 
 
 _NO_KEY = object()
@@ -434,7 +503,7 @@ def _load_yaml(
             _merge(top, value, span)
             return
         child = f"{top.pointer}/{escape_pointer_token(key)}"
-        if key in top.container:
+        if key in top.container and key not in top.merged:
             first = key_spans.get(child)
             where = f" at line {first.line}" if first else ""
             diags.append(
@@ -449,6 +518,7 @@ def _load_yaml(
             return
         assert top.key_span is not None
         key_spans[child] = top.key_span
+        top.merged.discard(key)
         top.container[key] = value
 
     def _merge(top: _Frame, value: Any, span: Span) -> None:
@@ -464,7 +534,9 @@ def _load_yaml(
                 )
                 continue
             for k, v in src.items():
-                top.container.setdefault(k, v)
+                if k not in top.container:
+                    top.container[k] = v
+                    top.merged.add(k)
 
     def pointer_for_next() -> str:
         if not stack:
@@ -580,7 +652,7 @@ def _scalar(event: Any, text: str, span: Span, diags: list[Diagnostic], as_key: 
             return value  # quoted or block scalar: always a string
         if as_key and value == "<<":
             return _MERGE
-        return resolve_plain(value)
+        return _resolve_int_safely(value, span, diags)
     short = tag[len(_TAG) :] if tag.startswith(_TAG) else None
     if short == "str":
         return value
@@ -591,7 +663,7 @@ def _scalar(event: Any, text: str, span: Span, diags: list[Diagnostic], as_key: 
             diags.append(error("invalid base64 in a !!binary value", span=span, code="bad-binary"))
             return b""
     if short in ("int", "float", "bool", "null"):
-        resolved = resolve_plain(value)
+        resolved = _resolve_int_safely(value, span, diags)
         expected = {"int": int, "float": float, "bool": bool, "null": type(None)}[short]
         if short == "float" and isinstance(resolved, int) and not isinstance(resolved, bool):
             return float(resolved)
@@ -601,6 +673,19 @@ def _scalar(event: Any, text: str, span: Span, diags: list[Diagnostic], as_key: 
         return value
     # Any other tag (a local `!tag`, `!!timestamp`, …): the text as written.
     return value
+
+
+def _resolve_int_safely(value: str, span: Span, diags: list[Diagnostic]) -> Any:
+    """`resolve_plain`, with integers of more than MAX_INT_DIGITS digits a diagnostic."""
+    try:
+        resolved = resolve_plain(value)
+    except ValueError:  # int() refuses more than MAX_INT_DIGITS decimal digits
+        diags.append(_too_long_int(span))
+        return value
+    if type(resolved) is int and abs(resolved) >= _INT_TOO_BIG:  # 0x…, 0o…
+        diags.append(_too_long_int(span))
+        return value
+    return resolved
 
 
 def _kind(value: Any) -> str:

@@ -124,7 +124,8 @@ def _task(task: Task, errors: list[Diagnostic]) -> Task:
                     )
                 )
         platform = task.platform.lower()
-        if platform and not _PLATFORM.match(platform):
+        # isascii: str.lower() maps some non-ASCII letters (the Kelvin sign) to ASCII ones.
+        if platform and not (task.platform.isascii() and _PLATFORM.match(platform)):
             errors.append(
                 error(
                     f"invalid platform {task.platform!r}",
@@ -170,8 +171,12 @@ def _content(content: Content) -> Content:
     if m and len(m.group(1)) > 1:  # a one-letter "scheme" is a Windows drive: a path
         scheme = m.group(1).lower()
         rest = content[m.end() :]
-        if scheme == "file" and not rest.startswith("//"):
-            return "file:" + _relative(rest)
+        if scheme == "file":
+            # file:///p and file://localhost/p are the local path /p (RFC 8089): file:/p
+            if rest.startswith("///") or rest.lower().startswith("//localhost/"):
+                return "file:" + _relative(rest[rest.index("/", 2) :])
+            if not rest.startswith("//"):
+                return "file:" + _relative(rest)
         return scheme + ":" + rest
     return "file:" + _relative(content)
 
