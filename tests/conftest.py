@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ SHARED = ROOT.parent / "shared"
 @pytest.fixture(autouse=True)
 def jobc_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+) -> Path:
     """A fresh, private JOBC_HOME for each test."""
     home = tmp_path_factory.mktemp("jobc-home")
     monkeypatch.setenv("JOBC_HOME", str(home))
