@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,9 @@ def run_passes(
     )
 
 
+_YAML_PROPERTIES = re.compile(r"(?:[&!][^\s]*[ \t]+)*")
+
+
 def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     """Give a pass's diagnostic (which names an IR path) its place in the document."""
     if diag.span is not None or not diag.pointer:
@@ -150,7 +154,9 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     pointer = parsed.locations.get(diag.pointer, diag.pointer)
     span = doc.span(pointer)
     if diag.value_offset >= 0 and span.offset >= 0:
-        quoted = doc.text[span.offset : span.offset + 1] in ("'", '"')
-        shift = diag.value_offset + (1 if quoted else 0)
+        # A YAML scalar's span starts at its properties (`&anchor !!str "value"`).
+        start = _YAML_PROPERTIES.match(doc.text, span.offset).end()  # type: ignore[union-attr]
+        quoted = doc.text[start : start + 1] in ("'", '"')
+        shift = start - span.offset + diag.value_offset + (1 if quoted else 0)
         span = dataclasses.replace(span, column=span.column + shift, offset=span.offset + shift)
     return dataclasses.replace(diag, span=span, pointer=pointer)

@@ -98,12 +98,24 @@ class _NeutralRender(_Render):
 
 
 def _value(v: Value, r: _Render) -> Any:
-    # Exact-type tests first: this runs for every value of every record and fact.
+    # Exact types first, in order of frequency: this runs for every value of every record,
+    # fact and `x` field, and `isinstance(v, FrozenMap)` is an ABC check (slow when false).
     t = type(v)
     if t is str or t is bool or v is None:
         return v
     if type(v) is FrozenMap:
         return {k: _value(x, r) for k, x in v.items()}
+    if type(v) is Link:
+        return r.link(v)
+    if type(v) is int and -(2**64) <= v < 2**64:
+        return v
+    if type(v) is tuple:
+        return [_value(x, r) for x in v]
+    return _other_value(v, r)
+
+
+def _other_value(v: Value, r: _Render) -> Any:
+    """`_value` for subclasses, bytes, and what cannot be part of an identity."""
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
@@ -282,6 +294,11 @@ def job_cid(job: Job) -> Link:
 def value_cid(value: Value) -> Link:
     """The CID of any IR value encoded as DAG-CBOR (records, receipts, descriptors)."""
     return cid_of_block(encode_value(value))
+
+
+def map_cid(fields: Mapping[str, Value]) -> Link:
+    """`value_cid(FrozenMap(fields))`, without building the FrozenMap (DAG-CBOR sorts keys)."""
+    return cid_of_block(_encode_tree(lambda r: {k: _value(v, r) for k, v in fields.items()}))
 
 
 def verify_block(link: Link, block: bytes) -> bool:

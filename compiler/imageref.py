@@ -38,6 +38,7 @@ _IPV6 = re.compile(r"\[[a-fA-F0-9:]+\]\Z")
 _ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*\Z")
 _HEX = re.compile(r"[a-fA-F0-9]{32,}\Z")
 _SHA256_HEX = re.compile(r"[a-f0-9]{64}\Z")
+_IPV6_HINT = "write an IPv6 registry in brackets, e.g. [::1]:5000/repo"
 
 
 class ReferenceError(ValueError):
@@ -87,11 +88,14 @@ def parse(ref: str) -> ImageReference:
         if not _TAG.match(tag):
             _fail_tag(tag, colon + 1)
     if not name:
-        raise ReferenceError("the image reference has no repository name", 0)
+        raise ReferenceError(
+            "the image reference has no repository name", 0, "write e.g. ubuntu:22.04"
+        )
     if len(name) > NAME_TOTAL_LENGTH_MAX:
         raise ReferenceError(
             f"the repository name is {len(name)} characters long, over {NAME_TOTAL_LENGTH_MAX}",
             NAME_TOTAL_LENGTH_MAX,
+            f"shorten the name to at most {NAME_TOTAL_LENGTH_MAX} characters",
         )
     domain, path, path_offset = _split_domain(name)
     _check_path(path, path_offset)
@@ -106,6 +110,7 @@ def parse(ref: str) -> ImageReference:
     return ImageReference(domain, path, tag, digest)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(ref: str) -> str:
     """The normalised string form: `docker.io/library/ubuntu:latest`, `…@sha256:…`."""
     return str(parse(ref))
@@ -127,13 +132,15 @@ def _check_domain(domain: str) -> None:
     if domain.startswith("["):
         end = domain.find("]")
         if end < 0:
-            raise ReferenceError("an IPv6 address must end with ']'", len(domain))
+            raise ReferenceError("an IPv6 address must end with ']'", len(domain), _IPV6_HINT)
         host, rest = domain[: end + 1], domain[end + 1 :]
         if not _IPV6.match(host):
-            raise ReferenceError(f"{host!r} is not an IPv6 address", 1)
+            raise ReferenceError(f"{host!r} is not an IPv6 address", 1, _IPV6_HINT)
         if rest:
             if not rest.startswith(":"):
-                raise ReferenceError("expected ':' and a port after the IPv6 address", end + 1)
+                raise ReferenceError(
+                    "expected ':' and a port after the IPv6 address", end + 1, _IPV6_HINT
+                )
             port = rest[1:]
             _check_port(port, end + 2)
         return
@@ -154,7 +161,9 @@ def _check_domain(domain: str) -> None:
 def _check_port(port: str, offset: int) -> None:
     if not _PORT.match(port):
         raise ReferenceError(
-            f"the registry port {port!r} is not a number", offset + _first_bad(port, r"[0-9]")
+            f"the registry port {port!r} is not a number",
+            offset + _first_bad(port, r"[0-9]"),
+            "write the registry as host:port, e.g. localhost:5000",
         )
 
 
@@ -219,7 +228,11 @@ def _fail_tag(tag: str, offset: int) -> None:
     if not tag:
         raise ReferenceError("the tag after ':' is empty", offset, "write e.g. :22.04, or drop ':'")
     if len(tag) > 128:
-        raise ReferenceError(f"the tag is {len(tag)} characters long, over 128", offset + 128)
+        raise ReferenceError(
+            f"the tag is {len(tag)} characters long, over 128",
+            offset + 128,
+            "a tag has at most 128 characters",
+        )
     bad = (
         0
         if not re.match(r"\w", tag[0], re.ASCII)
@@ -241,7 +254,9 @@ def _check_digest(digest: str, offset: int) -> None:
             "e.g. @sha256:<64 hex digits>",
         )
     if not _ALGORITHM.match(algo):
-        raise ReferenceError(f"invalid digest algorithm {algo!r}", offset)
+        raise ReferenceError(
+            f"invalid digest algorithm {algo!r}", offset, "e.g. @sha256:<64 hex digits>"
+        )
     hex_offset = offset + len(algo) + 1
     if algo == "sha256":
         if not _SHA256_HEX.match(hexpart):
@@ -255,6 +270,11 @@ def _check_digest(digest: str, offset: int) -> None:
             raise ReferenceError(
                 f"a sha256 digest has 64 hex digits, not {len(hexpart)}",
                 hex_offset + min(len(hexpart), 64),
+                "a sha256 digest is 64 lowercase hex digits",
             )
     elif not _HEX.match(hexpart):
-        raise ReferenceError("a digest needs at least 32 hex digits", hex_offset)
+        raise ReferenceError(
+            "a digest needs at least 32 hex digits",
+            hex_offset,
+            "e.g. @sha256:<64 hex digits>",
+        )

@@ -45,27 +45,29 @@ class Record:
 
     def to_value(self) -> FrozenMap[Value]:
         """The record map that is hashed."""
-        return FrozenMap(
-            {
-                "record": RECORD_VERSION,
-                "pass": self.pass_name,
-                "version": self.version,
-                "from": self.source,
-                "to": self.target,
-                "facts": self.facts,
-            }
-        )
+        return FrozenMap(self._fields())
+
+    def _fields(self) -> dict[str, Value]:
+        # The keys in sorted order, as `to_value` iterates them: `to_dag_json` keeps it.
+        return {
+            "facts": self.facts,
+            "from": self.source,
+            "pass": self.pass_name,
+            "record": RECORD_VERSION,
+            "to": self.target,
+            "version": self.version,
+        }
 
     @property
     def cid(self) -> Link:
         """The record's CID (computed once)."""
         if not self._cid:
-            self._cid.append(identity.value_cid(self.to_value()))
+            self._cid.append(identity.map_cid(self._fields()))
         return self._cid[0]
 
     def to_dag_json(self, *, with_cid: bool = True) -> dict[str, Any]:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
-        out: dict[str, Any] = value_dag_json(self.to_value())
+        out: dict[str, Any] = {k: value_dag_json(v) for k, v in self._fields().items()}
         if with_cid:
             out["cid"] = {"/": str(self.cid)}
         return out

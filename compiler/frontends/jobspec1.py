@@ -35,7 +35,13 @@ from typing import Any
 from compiler.diagnostics import SpecError
 from compiler.frontends import Options, Parsed
 from compiler.frontends.loader import SourceDocument
-from compiler.frontends.reader import Reader, child
+from compiler.frontends.reader import (
+    NotPlain,
+    Reader,
+    child,
+    plain_value,
+    unwritable,
+)
 from compiler.ir import (
     BUILTIN_ENGINES,
     Await,
@@ -89,6 +95,9 @@ def _field_set(fields: tuple[str, ...]) -> frozenset[str]:
 
 def parse(doc: SourceDocument, options: Options) -> Parsed:
     """Read a jobspec/1 document into the IR, or raise SpecError with every problem found."""
+    clean = read_clean(doc.tree)
+    if clean is not None:
+        return clean
     return _JobspecReader(doc, options).read()
 
 
@@ -173,6 +182,16 @@ class _JobspecReader(Reader):
         execution: dict[str, Any] = {}
         if "execution" in doc:
             execution = self.mapping(doc["execution"], "/execution", "execution")
+            for pointer, value in unwritable(execution, "/execution"):
+                self.error(
+                    pointer,
+                    f"`execution` cannot hold the number {value!r}"
+                    if isinstance(value, float)
+                    else f"`execution` cannot hold binary data ({value!r:.40})",
+                    "execution options are written as JSON in the compiled document: "
+                    "write it as a string",
+                    code="not-json",
+                )
 
         self.sink.raise_if_errors()
         job = Job(
@@ -584,7 +603,7 @@ def _read_clean(doc: Any) -> Parsed:
     execution: dict[str, Any] = {}
     if "execution" in doc:
         execution = doc["execution"]
-        if type(execution) is not dict:
+        if type(execution) is not dict or unwritable(execution, "/execution"):
             raise _Unclean
     job = Job(
         task=task_ir,
@@ -676,7 +695,7 @@ def _clean_wasm(task: dict[str, Any], locations: dict[str, str]) -> WasmTask:
             raise _Unclean from None
     return WasmTask(
         module=_filled(task.get("module")),
-        entrypoint=_str(task["entrypoint"]) or "_start" if "entrypoint" in task else "_start",
+        entrypoint=(_str(task["entrypoint"]) or "_start") if "entrypoint" in task else "_start",
         args=args,
         env=_clean_env(task),
         imports=FrozenMap(imports),

@@ -206,6 +206,15 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _load_json(name: str, text: str, limits: Limits) -> Any:
+    if not text.strip():
+        raise SpecError(
+            error(
+                "the document is empty",
+                span=Span(name, 1, 1, 0),
+                hint='a jobspec/1 document starts with {"jobspec": 1, ...}',
+                code="empty",
+            )
+        )
     depth_at = _json_depth_violation(text, limits.max_depth)
     if depth_at is not None:
         raise SpecError(_too_deep(name, text, depth_at, limits))
@@ -457,10 +466,14 @@ def _load_yaml(
         m = event.start_mark
         return Span(name, m.line + 1, m.column + 1, m.index)
 
-    def place(value: Any, size: int, span: Span, event: Any) -> None:
-        """Put a finished value into the container on top of the stack."""
+    def place(value: Any, size: int, span: Span, event: Any, new: int | None = None) -> None:
+        """Put a finished value into the container on top of the stack.
+
+        `size` counts the value with everything in it; `new` (default: `size`) only what
+        was not counted before: a closing collection's items were counted as they came.
+        """
         nonlocal root, total
-        total += size
+        total += size if new is None else new
         if total > limits.max_nodes:
             raise SpecError(
                 error(
@@ -595,7 +608,13 @@ def _load_yaml(
                 frame = stack.pop()
                 if frame.anchor:
                     anchors[frame.anchor] = (frame.container, frame.size)
-                place(frame.container, frame.size, spans.get(frame.pointer, span_of(event)), event)
+                place(
+                    frame.container,
+                    frame.size,
+                    spans.get(frame.pointer, span_of(event)),
+                    event,
+                    new=1,
+                )
             elif kind is ev.AliasEvent:
                 span = span_of(event)
                 if event_.anchor not in anchors:
@@ -624,7 +643,13 @@ def _load_yaml(
         problem = exc.problem or exc.context or "invalid YAML"
         span = Span(name, mark.line + 1, mark.column + 1, mark.index) if mark else Span(name, 1, 1)
         hint = "check the indentation and quoting near the caret"
-        if "tab" in problem:
+        context, problem_mark = exc.context_mark, exc.problem_mark
+        if exc.context and context and problem_mark and context.index != problem_mark.index:
+            # e.g. "while parsing a flow mapping": where the unfinished thing starts
+            hint += f" ({exc.context} that starts at line {context.line + 1}, "
+            hint += f"column {context.column + 1})"
+        # libyaml says "found character that cannot start any token", not which one
+        if "tab" in problem or (mark and text[mark.index : mark.index + 1] == "\t"):
             hint = "YAML indentation must use spaces, not tabs"
         elif "mapping values are not allowed" in problem:
             hint = "a value containing ': ' must be quoted"

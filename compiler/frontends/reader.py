@@ -7,6 +7,7 @@ every problem in the document, as a compiler does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,7 +39,9 @@ def kind_of(value: Any) -> str:
 
 def child(pointer: str, token: str | int) -> str:
     """The JSON pointer of a child."""
-    return f"{pointer}/{escape_pointer_token(token) if isinstance(token, str) else token}"
+    if isinstance(token, str) and ("~" in token or "/" in token):
+        return f"{pointer}/{escape_pointer_token(token)}"
+    return f"{pointer}/{token}"
 
 
 class Reader:
@@ -116,6 +119,8 @@ class Reader:
 
     def string_list(self, value: Any, pointer: str, field: str) -> tuple[str, ...]:
         """A list of strings (integers are written out in decimal)."""
+        if type(value) is list and all(type(v) is str for v in value):
+            return tuple(value)  # the common case: nothing to convert or report
         items = self.sequence(value, pointer, field)
         return tuple(
             self.string(v, child(pointer, i), f"{field}[{i}]", allow_int=True)
@@ -124,16 +129,24 @@ class Reader:
 
     def env(self, value: Any, pointer: str, field: str) -> FrozenMap[str]:
         """Environment variables, as a map or as a list of `K=V` strings."""
+        fast = _clean_env(value)
+        if fast is not None:
+            return fast
         out: dict[str, str] = {}
         if isinstance(value, list):
             for i, item in enumerate(value):
                 p = child(pointer, i)
                 text = self.string(item, p, f"{field}[{i}]")
-                if not text:
+                if not isinstance(item, str):
                     continue
                 name, sep, val = text.partition("=")
                 if not sep or not name:
-                    self.error(p, f"`{field}[{i}]` must look like NAME=value", code="env")
+                    self.error(
+                        p,
+                        f"`{field}[{i}]` must look like NAME=value",
+                        "write NAME=value, e.g. LC_ALL=C, or give `env` as a map",
+                        code="env",
+                    )
                     continue
                 if name in out:
                     self.error(
@@ -157,6 +170,10 @@ class Reader:
 
     def generic(self, value: Any, pointer: str) -> Value:
         """Any value kept as written in identity: no floats (DESIGN §3)."""
+        try:
+            return plain_value(value)  # the common case, without building a pointer per value
+        except NotPlain:
+            pass
         if isinstance(value, dict):
             return FrozenMap({k: self.generic(v, child(pointer, k)) for k, v in value.items()})
         if isinstance(value, list):
@@ -189,7 +206,9 @@ class Reader:
         where: str,
     ) -> dict[str, Any]:
         """The fields of `mapping` not in `known`, each with a warning (an error if strict)."""
-        known_set = set(known)
+        known_set: frozenset[str] = known if isinstance(known, frozenset) else frozenset(known)
+        if mapping.keys() <= known_set:
+            return {}
         unknown = {k: v for k, v in mapping.items() if k not in known_set}
         for k in unknown:
             near = _closest(k, known_set)
@@ -212,6 +231,66 @@ class Reader:
         return unknown
 
 
+def unwritable(value: Any, pointer: str) -> list[tuple[str, Any]]:
+    """Where `value` (kept beside identity, as written) holds what the compiled JSON
+    document cannot carry: binary data (YAML `!!binary`), NaN and infinities."""
+    found: list[tuple[str, Any]] = []
+    stack = [(value, pointer)]
+    while stack:
+        v, p = stack.pop()
+        if type(v) is dict:
+            stack.extend((x, child(p, k)) for k, x in v.items())
+        elif type(v) is list:
+            stack.extend((x, child(p, i)) for i, x in enumerate(v))
+        elif isinstance(v, bytes) or (isinstance(v, float) and not math.isfinite(v)):
+            found.append((p, v))
+    return sorted(found)
+
+
+def _clean_env(value: Any) -> FrozenMap[str] | None:
+    """`env` when it holds nothing to convert or report (strings only, no repeated name)."""
+    if type(value) is dict:
+        if all(type(v) is str for v in value.values()):
+            return FrozenMap(value)
+        return None
+    if type(value) is not list:
+        return None
+    out: dict[str, str] = {}
+    for item in value:
+        if type(item) is not str:
+            return None
+        name, sep, val = item.partition("=")
+        if not sep or not name or name in out:
+            return None
+        out[name] = val
+    return FrozenMap(out)
+
+
+class NotPlain(Exception):
+    """A value `Reader.generic` has to look at closely: it may report something."""
+
+
+_INT_RANGE = range(-(2**64), 2**64)
+
+
+def plain_value(value: Any) -> Value:
+    """`value` as an IR value if it is made only of strings, booleans, null, bytes, 64-bit
+    integers, lists and maps: then `Reader.generic` has nothing to report. Else NotPlain.
+    """
+    t = type(value)
+    if t is str or t is bool or value is None or t is bytes:
+        return value  # type: ignore[no-any-return]
+    if t is int:
+        if value in _INT_RANGE:
+            return value  # type: ignore[no-any-return]
+        raise NotPlain
+    if t is list:
+        return tuple([plain_value(v) for v in value])
+    if t is dict:
+        return FrozenMap({k: plain_value(v) for k, v in value.items()})
+    raise NotPlain
+
+
 _TYPE_HINTS = {
     "a list": "write a list: one `- item` per line, or [a, b] on one line",
     "a map": "write a map: one `key: value` per line, or {key: value} on one line",
@@ -220,7 +299,7 @@ _TYPE_HINTS = {
 }
 
 
-def _closest(word: str, choices: set[str]) -> str:
+def _closest(word: str, choices: frozenset[str]) -> str:
     import difflib
 
     found = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.75)

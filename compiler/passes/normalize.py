@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from compiler.ir import (
     SourceTask,
     Task,
     WasmTask,
+    replace,
 )
 from compiler.oracles import Fact, Oracle
 
@@ -66,7 +66,7 @@ class Normalize:
             source = (
                 Await(src.job, clean_path(src.path)) if isinstance(src, Await) else _content(src)
             )
-            inputs.append(Input(target, source))
+            inputs.append(inp if target == inp.target and source == src else Input(target, source))
         outputs: dict[str, str] = {}
         for out in job.outputs:
             path = clean_path(out)
@@ -96,15 +96,29 @@ class Normalize:
                 )
             )
             determinism = "none"
-        new = dataclasses.replace(
+        sorted_inputs = tuple(sorted(inputs, key=_by_target))
+        sorted_outputs = tuple(sorted(outputs))
+        if (
+            (task is job.task or task == job.task)
+            and sorted_inputs == job.inputs
+            and sorted_outputs == job.outputs
+            and network == job.network
+            and determinism == job.determinism
+        ):
+            return job, []  # already normal: the driver then writes no record
+        new = replace(
             job,
             task=task,
-            inputs=tuple(sorted(inputs, key=lambda i: i.target)),
-            outputs=tuple(sorted(outputs)),
+            inputs=sorted_inputs,
+            outputs=sorted_outputs,
             network=network,
             determinism=determinism,
         )
-        return (job if new == job else new), []
+        return new, []
+
+
+def _by_target(inp: Input) -> str:
+    return inp.target
 
 
 def _task(task: Task, errors: list[Diagnostic]) -> Task:
@@ -135,37 +149,57 @@ def _task(task: Task, errors: list[Diagnostic]) -> Task:
                 )
             )
         entrypoint, args = task.entrypoint, task.args
-        if entrypoint:
+        if entrypoint and args:
             entrypoint, args = entrypoint + args, ()
-        return dataclasses.replace(
+        workdir = clean_path(task.workdir) if task.workdir else ""
+        if (
+            image == task.image
+            and platform == task.platform
+            and entrypoint == task.entrypoint
+            and args == task.args
+            and workdir == task.workdir
+        ):
+            return task  # already normal (the usual case for a gateway's pinned specs)
+        return replace(
             task,
             image=image,
             platform=platform,
             entrypoint=entrypoint,
             args=args,
-            workdir=clean_path(task.workdir) if task.workdir else "",
+            workdir=workdir,
         )
     if isinstance(task, WasmTask):
-        return dataclasses.replace(
-            task,
-            module=_content(task.module),
-            imports=FrozenMap({k: _content(v) for k, v in task.imports.items()}),
-            stdin=None if task.stdin is None else _content(task.stdin),
-        )
+        module = _content(task.module)
+        imports = {k: _content(v) for k, v in task.imports.items()}
+        stdin = None if task.stdin is None else _content(task.stdin)
+        if module == task.module and task.imports == imports and stdin == task.stdin:
+            return task
+        return replace(task, module=module, imports=FrozenMap(imports), stdin=stdin)
     if isinstance(task, SourceTask):
+        source = _content(task.source)
         edition = "" if task.edition == "2021" else task.edition
-        return dataclasses.replace(task, source=_content(task.source), edition=edition)
+        if source == task.source and edition == task.edition:
+            return task
+        return replace(task, source=source, edition=edition)
     return task
 
 
 def clean_path(path: str) -> str:
     """An absolute path, clean: no `.`, `..`, doubled or trailing slashes."""
+    if path[:1] == "/" and path[-1:] != "/" and "//" not in path and "/." not in path:
+        return path  # already clean: no empty, `.` or `..` component, no trailing slash
     clean = posixpath.normpath("/" + path.lstrip("/"))
     return "/" + clean.lstrip("/")
 
 
+_CANONICAL_PREFIXES = ("ipfs://", "https://", "http://", "data:", "s3://")
+"""Sources that start so are already normal (a lowercase scheme other than file:)."""
+
+
 def _content(content: Content) -> Content:
     if not isinstance(content, str):
+        return content
+    if content.startswith(_CANONICAL_PREFIXES):
         return content
     m = _SCHEME.match(content)
     if m and len(m.group(1)) > 1:  # a one-letter "scheme" is a Windows drive: a path
