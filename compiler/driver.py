@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from compiler.frontends import Options as FrontendOptions
 from compiler.frontends import Parsed, parse_document
 from compiler.frontends.loader import DEFAULT_LIMITS, Limits, SourceDocument, Syntax, load
 from compiler.ir import Job, Link, unpinned
-from compiler.oracles import Oracle, fact
+from compiler.oracles import Fact, Oracle, fact
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.records import Record
 
@@ -110,11 +111,7 @@ def run_passes(
 
         raise SpecError(error(str(exc), span=doc.span(""), code="identity")) from None
     document_cid = identity.cid_of_raw(doc.raw)
-    chain = [
-        Record.make(
-            PARSE, PARSE_VERSION, document_cid, current, [fact({"format": parsed.format}, {})]
-        )
-    ]
+    chain = [Record(PARSE, PARSE_VERSION, document_cid, current, _parse_facts(parsed.format))]
     passes = options.passes if options.passes is not None else default_pipeline()
     for pass_ in passes:
         try:
@@ -145,6 +142,12 @@ def run_passes(
 
 
 _YAML_PROPERTIES = re.compile(r"(?:[&!][^\s]*[ \t]+)*")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_facts(format: str) -> tuple[Fact, ...]:
+    """The parse record's facts: one, so already in `Record.make`'s canonical order."""
+    return (fact({"format": format}, {}),)
 
 
 def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:

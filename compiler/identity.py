@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -54,13 +55,17 @@ class IdentityError(ValueError):
 # --- rendering the IR as plain data -------------------------------------------------------
 
 
+class _NeedsReferenceEncoder(Exception):
+    """libipld would encode this tree wrongly: encode it with the `dag-cbor` package."""
+
+
 class _Render:
-    """How links and byte strings appear in the plain tree being built."""
+    """How links and byte strings appear in the plain tree being built (for libipld).
 
-    __slots__ = ("needs_reference_encoder",)
+    Renders hold no state, so one instance of each serves every call.
+    """
 
-    def __init__(self) -> None:
-        self.needs_reference_encoder = False
+    __slots__ = ()
 
     def link(self, link: Link) -> Any:
         raw = link.raw
@@ -68,17 +73,19 @@ class _Render:
         # parse some valid ones (a multihash digest over 64 bytes, e.g. an inlined block):
         # it would write such a link as a byte string.
         if len(raw) > 36 and libipld.encode_dag_cbor(raw)[:2] != b"\xd8\x2a":
-            self.needs_reference_encoder = True
+            raise _NeedsReferenceEncoder
         return raw
 
     def raw(self, data: bytes) -> Any:
         if data[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(data)[:2] == b"\xd8\x2a":
-            self.needs_reference_encoder = True
+            raise _NeedsReferenceEncoder  # libipld would write these bytes as a link
         return data
 
 
 class _DagJsonRender(_Render):
     """Links as `{"/": cid}`, bytes as `{"/": {"bytes": base64}}` (DAG-JSON's forms)."""
+
+    __slots__ = ()
 
     def link(self, link: Link) -> Any:
         return {"/": str(link)}
@@ -90,11 +97,18 @@ class _DagJsonRender(_Render):
 class _NeutralRender(_Render):
     """Links stay `Link` objects, bytes stay bytes: for the reference encoder and tests."""
 
+    __slots__ = ()
+
     def link(self, link: Link) -> Any:
         return link
 
     def raw(self, data: bytes) -> Any:
         return data
+
+
+_LIBIPLD = _Render()
+_DAG_JSON = _DagJsonRender()
+_NEUTRAL = _NeutralRender()
 
 
 def _value(v: Value, r: _Render) -> Any:
@@ -189,9 +203,11 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
 
 def _input(inp: Input, r: _Render) -> dict[str, Any]:
     src = inp.source
+    if isinstance(src, str):
+        return {"target": inp.target, "content": src}
     if isinstance(src, Await):
         return {"target": inp.target, "await": {"job": r.link(src.job), "path": src.path}}
-    return {"target": inp.target, "content": _content(src, r)}
+    return {"target": inp.target, "content": r.link(src)}
 
 
 def _network(net: Network) -> dict[str, Any]:
@@ -204,7 +220,7 @@ def _network(net: Network) -> dict[str, Any]:
 def _job(job: Job, r: _Render) -> dict[str, Any]:
     out: dict[str, Any] = {"ir": IR_VERSION, "task": _task(job.task, r)}
     if job.inputs:
-        out["inputs"] = [_input(i, r) for i in sorted(job.inputs, key=_by_target)]
+        out["inputs"] = [_input(i, r) for i in sorted(job.inputs, key=_BY_TARGET)]
     if job.outputs:
         out["outputs"] = sorted(job.outputs)
     out["determinism"] = job.determinism
@@ -217,23 +233,22 @@ def _job(job: Job, r: _Render) -> dict[str, Any]:
     return out
 
 
-def _by_target(inp: Input) -> str:
-    return inp.target
+_BY_TARGET = operator.attrgetter("target")
 
 
 def identity_map(job: Job) -> dict[str, Any]:
     """The identity map of a job, links as `Link` objects and bytes as bytes."""
-    return _job(job, _NeutralRender())
+    return _job(job, _NEUTRAL)
 
 
 def identity_dag_json(job: Job) -> dict[str, Any]:
     """The identity map in DAG-JSON's data forms (links `{"/": cid}`), ready for `json`."""
-    return _job(job, _DagJsonRender())
+    return _job(job, _DAG_JSON)
 
 
 def value_dag_json(value: Value) -> Any:
     """Any IR value in DAG-JSON's data forms."""
-    return _value(value, _DagJsonRender())
+    return _value(value, _DAG_JSON)
 
 
 # --- encoding and hashing -----------------------------------------------------------------
@@ -258,10 +273,10 @@ def _reference_encode(tree: Any) -> bytes:
 
 
 def _encode_tree(build: Callable[[_Render], Any]) -> bytes:
-    r = _Render()
-    tree = build(r)
-    if r.needs_reference_encoder:
-        return _reference_encode(build(_NeutralRender()))
+    try:
+        tree = build(_LIBIPLD)
+    except _NeedsReferenceEncoder:
+        return _reference_encode(build(_NEUTRAL))
     data: bytes = libipld.encode_dag_cbor(tree)
     return data
 

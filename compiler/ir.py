@@ -11,6 +11,7 @@ Floats are not values: identity has no floats (DESIGN §3).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, Literal, TypeAlias, TypeVar, overload
@@ -31,7 +32,12 @@ class FrozenMap(Mapping[str, V]):
     _hash: int | None
 
     def __init__(self, items: Mapping[str, V] | None = None) -> None:
-        data = dict(sorted(items.items())) if items else {}
+        if not items:
+            data = {}
+        elif len(items) == 1:
+            data = dict(items)
+        else:
+            data = dict(sorted(items.items()))
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_hash", None)
 
@@ -138,16 +144,21 @@ class Link:
         return Link(b"\x01\x70" + self.raw) if self.version == 0 else self
 
     def __str__(self) -> str:
-        raw = self.raw
-        text: str
-        if raw[:2] == b"\x12\x20" and len(raw) == 34:  # CIDv0: base58btc, no multibase prefix
-            text = libipld.encode_multibase("z", raw)
-            return text[1:]
-        text = libipld.encode_multibase("b", raw)
-        return text
+        return _cid_text(self.raw)
 
     def __repr__(self) -> str:
         return f"Link({self})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cid_text(raw: bytes) -> str:
+    # Cached: a compile prints each of its CIDs several times (record, chain, document).
+    text: str
+    if raw[:2] == b"\x12\x20" and len(raw) == 34:  # CIDv0: base58btc, no multibase prefix
+        text = libipld.encode_multibase("z", raw)
+        return text[1:]
+    text = libipld.encode_multibase("b", raw)
+    return text
 
 
 def _varint(n: int) -> bytes:

@@ -67,7 +67,15 @@ class Record:
 
     def to_dag_json(self, *, with_cid: bool = True) -> dict[str, Any]:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
-        out: dict[str, Any] = {k: value_dag_json(v) for k, v in self._fields().items()}
+        # `value_dag_json(self.to_value())`, written out: links as {"/": cid}, keys sorted.
+        out: dict[str, Any] = {
+            "facts": value_dag_json(self.facts),
+            "from": {"/": str(self.source)},
+            "pass": self.pass_name,
+            "record": RECORD_VERSION,
+            "to": {"/": str(self.target)},
+            "version": value_dag_json(self.version),
+        }
         if with_cid:
             out["cid"] = {"/": str(self.cid)}
         return out

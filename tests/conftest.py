@@ -13,9 +13,7 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
-def jobc_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def jobc_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, private JOBC_HOME for each test."""
     home = tmp_path_factory.mktemp("jobc-home")
     monkeypatch.setenv("JOBC_HOME", str(home))

@@ -59,6 +59,7 @@ from compiler.ir import (
     Value,
     WasmTask,
     default_determinism,
+    empty_map,
 )
 from compiler.passes.normalize import clean_path
 
@@ -612,7 +613,7 @@ def _read_clean(doc: Any) -> Parsed:
         determinism=determinism,
         network=None,
         nonce=nonce,
-        x=FrozenMap(),
+        x=empty_map(),
     )
     return Parsed(job=job, format=FORMAT, meta=meta, execution=execution, locations=locations)
 
@@ -638,7 +639,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 def _clean_env(task: dict[str, Any]) -> FrozenMap[str]:
     if "env" not in task:
-        return FrozenMap()
+        return empty_map()
     env = task["env"]
     if type(env) is dict:
         if not all(type(v) is str for v in env.values()):

@@ -205,6 +205,16 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+
+
+def _json_loads(text: str) -> Any:
+    """`json.loads` with our hooks, without building a decoder for every document."""
+    if text.startswith("\ufeff"):  # json.loads has its own error for this: let it say so
+        return json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+    return _JSON_DECODER.decode(text)
+
+
 def _load_json(name: str, text: str, limits: Limits) -> Any:
     if not text.strip():
         raise SpecError(
@@ -219,8 +229,8 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
     if depth_at is not None:
         raise SpecError(_too_deep(name, text, depth_at, limits))
     try:
-        tree = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(tree):
+        tree = _json_loads(text)
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(tree):
             _json_with_positions(name, text, limits)  # raises, at each lone surrogate
         return tree
     except json.JSONDecodeError as exc:

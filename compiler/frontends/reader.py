@@ -234,6 +234,8 @@ class Reader:
 def unwritable(value: Any, pointer: str) -> list[tuple[str, Any]]:
     """Where `value` (kept beside identity, as written) holds what the compiled JSON
     document cannot carry: binary data (YAML `!!binary`), NaN and infinities."""
+    if _writable(value):
+        return []  # the common case, found without building a pointer per value
     found: list[tuple[str, Any]] = []
     stack = [(value, pointer)]
     while stack:
@@ -245,6 +247,23 @@ def unwritable(value: Any, pointer: str) -> list[tuple[str, Any]]:
         elif isinstance(v, bytes) or (isinstance(v, float) and not math.isfinite(v)):
             found.append((p, v))
     return sorted(found)
+
+
+def _writable(value: Any) -> bool:
+    """Whether `unwritable(value, …)` finds nothing."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is int:
+            continue
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif isinstance(v, bytes) or (isinstance(v, float) and not math.isfinite(v)):
+            return False
+    return True
 
 
 def _clean_env(value: Any) -> FrozenMap[str] | None:

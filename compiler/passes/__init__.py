@@ -13,6 +13,7 @@ input and touches the outside world only through `oracle`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Any, ClassVar, Protocol
 
@@ -41,8 +42,9 @@ PIPELINE: tuple[type[Pass], ...] = (Normalize,)
 PASSES: dict[str, type[Pass]] = {p.name: p for p in PIPELINE}
 
 
+@functools.cache
 def default_pipeline() -> tuple[Pass, ...]:
-    """One instance of every pass, with default options."""
+    """One instance of every pass, with default options (passes are immutable: shared)."""
     return tuple(p() for p in PIPELINE)
 
 

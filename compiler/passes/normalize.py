@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class Normalize:
                 )
             )
             determinism = "none"
-        sorted_inputs = tuple(sorted(inputs, key=_by_target))
+        sorted_inputs = tuple(sorted(inputs, key=_BY_TARGET))
         sorted_outputs = tuple(sorted(outputs))
         if (
             (task is job.task or task == job.task)
@@ -117,8 +118,7 @@ class Normalize:
         return new, []
 
 
-def _by_target(inp: Input) -> str:
-    return inp.target
+_BY_TARGET = operator.attrgetter("target")
 
 
 def _task(task: Task, errors: list[Diagnostic]) -> Task:
