@@ -511,7 +511,7 @@ def _load_yaml(
             else:
                 diags.append(
                     error(
-                        f"a map key must be a string, not {_kind(value)} ({_short(value)})",
+                        f"a map key must be a string, not {kind_of(value)} ({_short(value)})",
                         span=span,
                         hint="quote the key",
                         code="key-not-string",
@@ -723,7 +723,8 @@ def _resolve_int_safely(value: str, span: Span, diags: list[Diagnostic]) -> Any:
     return resolved
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """A user-facing name for a value's type."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -732,9 +733,15 @@ def _kind(value: Any) -> str:
         return "an integer"
     if isinstance(value, float):
         return "a number with a fraction"
+    if isinstance(value, str):
+        return "a string"
     if isinstance(value, bytes):
         return "binary data"
-    return "a " + type(value).__name__
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def _short(value: Any) -> str:

@@ -12,29 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, DiagnosticSink, error, warning
-from compiler.frontends.loader import SourceDocument, escape_pointer_token
+from compiler.frontends.loader import SourceDocument, escape_pointer_token, kind_of
 from compiler.ir import FrozenMap, Value
-
-
-def kind_of(value: Any) -> str:
-    """A user-facing name for a value's type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number with a fraction"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bytes):
-        return "binary data"
-    if isinstance(value, dict):
-        return "a map"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def child(pointer: str, token: str | int) -> str:
