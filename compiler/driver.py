@@ -46,6 +46,12 @@ class Compiled:
     execution: dict[str, Any]
     sources: dict[str, list[str]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    _identity_maps: dict[int, dict[str, Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Identity maps in DAG-JSON form made while hashing, by `id()` of `job` or
+    `original_job`. `to_document` takes each one at most once (and renders otherwise), so
+    no two documents share a map."""
 
     @property
     def original(self) -> Link:
@@ -61,6 +67,12 @@ class Compiled:
     def pinned(self) -> bool:
         """Whether everything the job needs is content-addressed."""
         return not unpinned(self.job)
+
+    def identity_map(self, job: Job) -> dict[str, Any]:
+        """`identity_dag_json(job)` for `job` or `original_job`: the map made while hashing
+        if it is still there (handed over: the caller owns it), else a new rendering."""
+        made = self._identity_maps.pop(id(job), None)
+        return made if made is not None else identity.identity_dag_json(job)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -94,7 +106,7 @@ def compile_bytes(
 ) -> Compiled:
     """Compile a document given as bytes; raises SpecError with every diagnostic found."""
     doc = load(name, raw, limits=options.limits, syntax=options.syntax)
-    parsed = parse_document(doc, FrontendOptions(strict=options.strict))
+    parsed = parse_document(doc, _frontend_options(options.strict))
     return run_passes(doc, parsed, options, oracle)
 
 
@@ -105,13 +117,14 @@ def run_passes(
     oracle = oracle if oracle is not None else Oracle()
     job = parsed.job
     try:
-        current = identity.job_cid(job)
+        current, original_map = identity.job_cid_and_dag_json(job)
     except identity.IdentityError as exc:
         from compiler.diagnostics import error
 
         raise SpecError(error(str(exc), span=doc.span(""), code="identity")) from None
     document_cid = identity.cid_of_raw(doc.raw)
     chain = [Record(PARSE, PARSE_VERSION, document_cid, current, _parse_facts(parsed.format))]
+    job_map = original_map
     passes = options.passes if options.passes is not None else default_pipeline()
     for pass_ in passes:
         try:
@@ -122,12 +135,18 @@ def run_passes(
             ) from None
         if new is job:
             continue
-        new_cid = identity.job_cid(new)
+        new_cid, job_map = identity.job_cid_and_dag_json(new)
         if new_cid != current:
             chain.append(Record.make(pass_.name, pass_.version, current, new_cid, facts))
             current = new_cid
         job = new
     diagnostics = (*parsed.diagnostics, *(locate(d, doc, parsed) for d in oracle.diagnostics))
+    # Only the maps of the two jobs `Compiled` keeps: their ids stay theirs.
+    identity_maps = {}
+    if original_map is not None:
+        identity_maps[id(parsed.job)] = original_map
+    if job is not parsed.job and job_map is not None:
+        identity_maps[id(job)] = job_map
     return Compiled(
         name=doc.name,
         document=document_cid,
@@ -138,10 +157,16 @@ def run_passes(
         meta=parsed.meta,
         execution=parsed.execution,
         diagnostics=diagnostics,
+        _identity_maps=identity_maps,
     )
 
 
 _YAML_PROPERTIES = re.compile(r"(?:[&!][^\s]*[ \t]+)*")
+
+
+@functools.cache
+def _frontend_options(strict: bool) -> FrontendOptions:
+    return FrontendOptions(strict=strict)
 
 
 @functools.lru_cache(maxsize=64)

@@ -106,6 +106,23 @@ class _NeutralRender(_Render):
         return data
 
 
+class _Noting(_Render):
+    """The libipld render, noting whether it met a link or a byte string."""
+
+    __slots__ = ("plain",)
+
+    def __init__(self) -> None:
+        self.plain = True
+
+    def link(self, link: Link) -> Any:
+        self.plain = False
+        return _Render.link(self, link)
+
+    def raw(self, data: bytes) -> Any:
+        self.plain = False
+        return _Render.raw(self, data)
+
+
 _LIBIPLD = _Render()
 _DAG_JSON = _DagJsonRender()
 _NEUTRAL = _NeutralRender()
@@ -132,7 +149,7 @@ def _other_value(v: Value, r: _Render) -> Any:
     """`_value` for subclasses, bytes, and what cannot be part of an identity."""
     if isinstance(v, str):
         return v
-    if isinstance(v, bool):
+    if isinstance(v, bool) or v is None:
         return v
     if isinstance(v, int):
         if not -(2**64) <= v < 2**64:
@@ -304,6 +321,21 @@ def cid_of_raw(data: bytes) -> Link:
 def job_cid(job: Job) -> Link:
     """The job CID: sha2-256 of the DAG-CBOR identity map."""
     return cid_of_block(encode_job(job))
+
+
+def job_cid_and_dag_json(job: Job) -> tuple[Link, dict[str, Any] | None]:
+    """`job_cid(job)`, with `identity_dag_json(job)` when it comes free, else None.
+
+    A job without links and byte strings renders the same for hashing as for DAG-JSON,
+    so the tree just hashed is handed over: a new tree, the caller's to keep.
+    """
+    r = _Noting()
+    try:
+        tree = _job(job, r)
+    except _NeedsReferenceEncoder:
+        return cid_of_block(_reference_encode(_job(job, _NEUTRAL))), None
+    block: bytes = libipld.encode_dag_cbor(tree)
+    return cid_of_block(block), (tree if r.plain else None)
 
 
 def value_cid(value: Value) -> Link:
