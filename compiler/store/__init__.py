@@ -1,1 +1,76 @@
-"""Placeholder: built by a later issue (see README)."""
+"""The store (DESIGN §8): blocks by CID, and caches with expiry, behind one interface.
+
+SQLite is the embedded default (`store.sqlite` in the data dir, WAL mode); the
+PostgreSQL backend and the chain index, receipts and queries come with issue 6 and
+implement this same `Store` protocol.
+
+Caches are namespaced key → JSON value maps with an optional expiry: the image
+resolution cache (`image`), the file-hash cache (`content-file`), lowering memos. A
+cache entry is a hint that saves work, never identity: losing the cache changes no CID.
+
+Writes that belong together go in one `with store.transaction():` block, so a failure
+leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from compiler.ir import Link
+
+
+class Store(Protocol):
+    """What every backend provides."""
+
+    def put_block(self, cid: Link, data: bytes) -> None:
+        """Store a block (idempotent). The caller vouches that `cid` hashes `data`."""
+        ...
+
+    def get_block(self, cid: Link) -> bytes | None:
+        """A block's bytes, or None."""
+        ...
+
+    def has_block(self, cid: Link) -> bool: ...
+
+    def blocks(self) -> Iterator[Link]:
+        """Every stored block's CID."""
+        ...
+
+    def cache_get(self, namespace: str, key: str, *, now: float | None = None) -> Any | None:
+        """A cached value (JSON data), or None when absent or expired at `now`."""
+        ...
+
+    def cache_put(
+        self, namespace: str, key: str, value: Any, *, ttl: float | None, now: float | None = None
+    ) -> None:
+        """Cache `value` (JSON data) for `ttl` seconds from `now`; `ttl=None`: forever."""
+        ...
+
+    def cache_delete(self, namespace: str, key: str) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything written inside is committed together, or not at all."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_path() -> Path:
+    """Where the embedded store lives: `store.sqlite` in the data dir."""
+    from compiler.home import data_dir
+
+    return data_dir(create=True) / "store.sqlite"
+
+
+def open_store(location: str | Path | None = None) -> Store:
+    """Open a store: None for the default SQLite file, else a SQLite path
+    (`postgresql://…` URLs come with the PostgreSQL backend)."""
+    from compiler.store.sqlite import SQLiteStore
+
+    text = str(location) if location is not None else ""
+    if text.startswith(("postgresql://", "postgres://")):
+        raise NotImplementedError("the PostgreSQL store is not built yet (issue 6)")
+    return SQLiteStore(Path(text) if text else default_path())
