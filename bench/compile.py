@@ -4,7 +4,7 @@
 
 Everything runs in one process on one core, with no network. Each measurement is the
 best of `--runs` timed runs after a warm-up. Two baselines are measured in the same
-run, so the ratios do not depend on the machine:
+run, so the ratios depend less on the machine (and its load) than the times do:
 
 - floor: what any gateway must do for a spec: `orjson.loads` + `libipld.encode_dag_cbor`
   + `hashlib.sha256`;
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -364,7 +365,7 @@ def jobc_pipeline() -> Callable[[bytes, str], object]:
 def best_time(
     fn: Callable[[bytes, str], object], specs: Sequence[bytes], names: Sequence[str], runs: int
 ) -> float:
-    """The best wall time of `runs` passes over all specs, after a warm-up pass."""
+    """The best wall time of `runs` passes over all specs, after warming up on 500."""
     for raw, name in zip(specs[:500], names[:500], strict=True):
         fn(raw, name)
     best = float("inf")
@@ -379,15 +380,42 @@ def best_time(
 # --- jobc cid start-up ----------------------------------------------------------------------
 
 
-def wall_times(argv: list[str], runs: int) -> list[float]:
+HEAVY_MODULES = ("jsonschema", "rich", "lark", "dag_cbor", "multiformats")
+"""What `jobc cid` must not import for a valid spec (each costs tens of milliseconds)."""
+
+
+def wall_times(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
     """Wall times of `runs` runs of a command, in ms (one untimed run first)."""
-    subprocess.run(argv, check=True, capture_output=True)
+    subprocess.run(argv, check=True, capture_output=True, env=env)
     out: list[float] = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
+        subprocess.run(argv, check=True, capture_output=True, env=env)
         out.append((time.perf_counter() - start) * 1000)
     return out
+
+
+def start_up_envs(pycache: str) -> dict[str, dict[str, str]]:
+    """Two environments: bytecode cached (in a temporary folder, not in the work tree), as
+    in an installed jobc; and none (every module compiled from source on every run)."""
+    cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cached["PYTHONPYCACHEPREFIX"] = pycache
+    uncached = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
+    uncached["PYTHONDONTWRITEBYTECODE"] = "1"
+    return {"bytecode cached": cached, "no bytecode cache": uncached}
+
+
+def heavy_imports(jobc_script: Path, spec: Path, env: dict[str, str]) -> list[str]:
+    """The heavy modules that `jobc cid spec` imports (from `python -X importtime`)."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", str(jobc_script), "cid", str(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    names = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()}
+    return sorted(n for n in names if n.split(".")[0] in HEAVY_MODULES)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -471,34 +499,53 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small.yaml"
         small.write_text(SMALL_YAML % hashlib.sha256(b"ubuntu").hexdigest(), encoding="utf-8")
-        cli = wall_times([str(jobc_script), "cid", str(small)], args.cli_runs)
-        bare = wall_times([sys.executable, "-c", "pass"], args.cli_runs)
-    checks.append(
-        (
-            "`jobc cid small.yaml` best wall time",
-            f"{min(cli):.1f} ms",
-            f"≤ {MAX_CLI_MS:g} ms",
-            min(cli) <= MAX_CLI_MS,
+        envs = start_up_envs(str(Path(tmp) / "pycache"))
+        heavy = heavy_imports(jobc_script, small, envs["bytecode cached"])
+        starts = {
+            label: (
+                wall_times([sys.executable, "-c", "pass"], args.cli_runs, env),
+                wall_times([str(jobc_script), "cid", str(small)], args.cli_runs, env),
+            )
+            for label, env in envs.items()
+        }
+    cli = starts["bytecode cached"][1]
+    for how in ("best", "median"):
+        ms = min(cli) if how == "best" else statistics.median(cli)
+        checks.append(
+            (
+                f"`jobc cid small.yaml` {how} wall time",
+                f"{ms:.1f} ms",
+                f"≤ {MAX_CLI_MS:g} ms",
+                ms <= MAX_CLI_MS,
+            )
         )
-    )
     checks.append(
         (
-            "`jobc cid small.yaml` median wall time",
-            f"{statistics.median(cli):.1f} ms",
-            f"≤ {MAX_CLI_MS:g} ms",
-            statistics.median(cli) <= MAX_CLI_MS,
+            "heavy modules imported by `jobc cid`",
+            ", ".join(heavy) or "none",
+            "none",
+            not heavy,
         )
     )
     for label, measured, target, ok in checks:
         print(f"{label:<46} {measured:>12} {target:>10}  {_verdict(ok)}")
     print()
-    print(f"{'start-up (ms, ' + str(args.cli_runs) + ' runs)':<46} {'best':>9} {'median':>9}")
+    print(f"{'start-up, ms (' + str(args.cli_runs) + ' runs each)':<46} {'best':>9} {'median':>9}")
     print("-" * 77)
-    print(f"{'python -c pass (baseline)':<46} {min(bare):>9.1f} {statistics.median(bare):>9.1f}")
-    print(f"{'jobc cid small.yaml':<46} {min(cli):>9.1f} {statistics.median(cli):>9.1f}")
+    for label, (bare, jobc) in starts.items():
+        print(f"{label}:")
+        for name, times in (
+            ("  python -c pass (baseline)", bare),
+            ("  jobc cid small.yaml", jobc),
+        ):
+            print(f"{name:<46} {min(times):>9.1f} {statistics.median(times):>9.1f}")
+        print(
+            f"{'  jobc cid minus the interpreter':<46} {min(jobc) - min(bare):>9.1f} "
+            f"{statistics.median(jobc) - statistics.median(bare):>9.1f}"
+        )
     print(
-        f"{'jobc cid minus the interpreter':<46} {min(cli) - min(bare):>9.1f} "
-        f"{statistics.median(cli) - statistics.median(bare):>9.1f}"
+        "(the target is for bytecode cached, as pip leaves an installed jobc; the work\n"
+        " tree may run with PYTHONDONTWRITEBYTECODE=1, which compiles every module each run)"
     )
     return 0
 
