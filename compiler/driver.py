@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ class CompileOptions:
     limits: Limits = DEFAULT_LIMITS
     syntax: Syntax | None = None
     """Force YAML or JSON; None sniffs from the name and the first character."""
+    offline: bool = False
+    """Ask no registry or URL: what cannot be pinned stays unpinned, with a warning."""
+    refresh: bool = False
+    """Bypass the caches (image resolutions, file hashes) and ask again."""
+    store: str | None = None
+    """The store for caches and blocks: None for the default SQLite file in the data dir."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Settings for the live oracles (see `compiler.oracles.live`), by name."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,21 @@ def compile_bytes(
     """Compile a document given as bytes; raises SpecError with every diagnostic found."""
     doc = load(name, raw, limits=options.limits, syntax=options.syntax)
     parsed = parse_document(doc, _frontend_options(options.strict))
-    return run_passes(doc, parsed, options, oracle)
+    if oracle is not None:
+        return run_passes(doc, parsed, options, oracle)
+    from compiler.oracles.live import LiveContext, LiveOracle
+
+    context = LiveContext(
+        base_dir=Path(name).parent if name != "<stdin>" else Path.cwd(),
+        offline=options.offline,
+        refresh=options.refresh,
+        settings=options.settings,
+        store_location=options.store,
+    )
+    try:
+        return run_passes(doc, parsed, options, LiveOracle(context))
+    finally:
+        context.close()
 
 
 def run_passes(
@@ -156,6 +179,7 @@ def run_passes(
         chain=tuple(chain),
         meta=parsed.meta,
         execution=parsed.execution,
+        sources=oracle.sources,
         diagnostics=diagnostics,
         _identity_maps=identity_maps,
     )

@@ -28,6 +28,9 @@ class Oracle:
     def __init__(self, handlers: Mapping[str, Callable[[Fact], Fact]] | None = None) -> None:
         self.handlers: dict[str, Callable[[Fact], Fact]] = dict(handlers or {})
         self.diagnostics: list[Diagnostic] = []
+        self.sources: dict[str, list[str]] = {}
+        """Where pinned things can be fetched (digest or CID → places): the compiled
+        document's `sources`, never identity."""
 
     def ask(self, kind: str, question: Mapping[str, Value]) -> Fact:
         """The answer to `question`; the fact to record is `question | answer`."""
@@ -35,6 +38,12 @@ class Oracle:
         if handler is None:
             raise OracleUnavailable(f"no oracle for {kind!r} questions here")
         return handler(FrozenMap(question))
+
+    def source(self, key: str, where: str) -> None:
+        """Note that `key` (a digest or CID) can be fetched from `where`."""
+        places = self.sources.setdefault(key, [])
+        if where not in places:
+            places.append(where)
 
     def report(self, diagnostic: Diagnostic) -> None:
         """Take a warning from a pass (errors are raised as SpecError instead)."""

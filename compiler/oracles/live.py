@@ -1,0 +1,75 @@
+"""The oracle a compile uses by default: handlers that reach the outside world.
+
+Each kind of question has a handler factory in its own module, named here as
+`module:function` and imported only when a pass first asks that kind of question, so
+a compile that needs no registry or file never imports (or starts) what answers them.
+A factory takes the compile's `LiveContext` and returns the handler.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compiler.oracles import Fact, Oracle, OracleUnavailable
+
+if TYPE_CHECKING:
+    from compiler.store import Store
+
+Handler = Callable[[Fact], Fact]
+
+FACTORIES: dict[str, str] = {}
+"""Kind of question → `module:function` of its handler factory. Later issues add
+theirs here: `image` (registry), `content` (files, URLs), `toolchain` (lowering)."""
+
+
+@dataclass
+class LiveContext:
+    """What live handlers may use: the compile's settings and the store."""
+
+    base_dir: Path
+    """The folder of the spec file (the working directory for stdin)."""
+    offline: bool = False
+    refresh: bool = False
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Per-oracle settings from the command line or the API (e.g. `registries_conf`)."""
+    store_location: str | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use."""
+        if self._store is None:
+            from compiler.store import open_store
+
+            self._store = open_store(self.store_location)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class LiveOracle(Oracle):
+    """An oracle whose handlers are made on first use from `FACTORIES`."""
+
+    def __init__(self, context: LiveContext, factories: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.context = context
+        self.factories = dict(FACTORIES if factories is None else factories)
+
+    def ask(self, kind: str, question: Mapping[str, Any]) -> Fact:
+        if kind not in self.handlers:
+            target = self.factories.get(kind)
+            if target is None:
+                raise OracleUnavailable(f"no oracle for {kind!r} questions here")
+            module, _, name = target.partition(":")
+            factory: Callable[[LiveContext], Handler] = getattr(
+                importlib.import_module(module), name
+            )
+            self.handlers[kind] = factory(self.context)
+        return super().ask(kind, question)
