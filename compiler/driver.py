@@ -120,17 +120,20 @@ def compile_bytes(
         return run_passes(doc, parsed, options, oracle)
     from compiler.oracles.live import LiveContext, LiveOracle
 
-    context = LiveContext(
-        base_dir=Path(name).parent if name != "<stdin>" else Path.cwd(),
-        offline=options.offline,
-        refresh=options.refresh,
-        settings=options.settings,
-        store_location=options.store,
-    )
+    def context() -> LiveContext:
+        return LiveContext(
+            base_dir=Path(name).parent if name != "<stdin>" else Path.cwd(),
+            offline=options.offline,
+            refresh=options.refresh,
+            settings=options.settings,
+            store_location=options.store,
+        )
+
+    live = LiveOracle(context)
     try:
-        return run_passes(doc, parsed, options, LiveOracle(context))
+        return run_passes(doc, parsed, options, live)
     finally:
-        context.close()
+        live.close()
 
 
 def run_passes(

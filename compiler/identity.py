@@ -345,7 +345,22 @@ def value_cid(value: Value) -> Link:
 
 def map_cid(fields: Mapping[str, Value]) -> Link:
     """`value_cid(FrozenMap(fields))`, without building the FrozenMap (DAG-CBOR sorts keys)."""
-    return cid_of_block(_encode_tree(lambda r: {k: _value(v, r) for k, v in fields.items()}))
+
+    def build(r: _Render) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in fields.items():
+            t = type(v)
+            if t is str or (t is int and -(2**64) <= v < 2**64):  # type: ignore[operator]
+                out[k] = v
+            elif t is Link:
+                out[k] = r.link(v)  # type: ignore[arg-type]
+            elif t is tuple and not v:
+                out[k] = []
+            else:
+                out[k] = _value(v, r)
+        return out
+
+    return cid_of_block(_encode_tree(build))
 
 
 def verify_block(link: Link, block: bytes) -> bool:

@@ -69,7 +69,7 @@ class Record:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
         # `value_dag_json(self.to_value())`, written out: links as {"/": cid}, keys sorted.
         out: dict[str, Any] = {
-            "facts": value_dag_json(self.facts),
+            "facts": _facts_dag_json(self.facts),
             "from": {"/": str(self.source)},
             "pass": self.pass_name,
             "record": RECORD_VERSION,
@@ -106,6 +106,16 @@ class Record:
         if extra:
             raise ValueError(f"unknown record fields: {', '.join(sorted(extra))}")
         return cls(name, version, src, dst, facts)  # type: ignore[arg-type]
+
+
+def _facts_dag_json(facts: tuple[Fact, ...]) -> list[Any]:
+    """`value_dag_json(facts)`; a fact of strings only (most are) is copied as it is."""
+    return [
+        f.to_dict() if set(map(type, f.values())) == _STR_ONLY else value_dag_json(f) for f in facts
+    ]
+
+
+_STR_ONLY = {str}
 
 
 # --- replay -------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Any
 import libipld
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler import identity, imageref
 from compiler.diagnostics import SpecError
@@ -271,7 +273,8 @@ def straightforward(monkeypatch: pytest.MonkeyPatch) -> None:
     def decline(value: object) -> None:
         raise reader.NotPlain
 
-    monkeypatch.setattr(jobspec1, "read_clean", lambda tree: None)
+    monkeypatch.setattr(jobspec1, "read_clean", lambda tree, plain=False: None)
+    monkeypatch.setattr(loader, "_json_fast", lambda text, limits: loader._UNDECIDED)
     monkeypatch.setattr(reader, "_clean_env", lambda value: None)
     monkeypatch.setattr(reader, "plain_value", decline)
     monkeypatch.setattr(reader, "_writable", lambda value: False)
@@ -387,6 +390,94 @@ def test_shared_json_decoder_behaves_as_json_loads(text: str) -> None:
 
     hooks = {"object_pairs_hook": loader._pairs_hook, "parse_constant": loader._reject_constant}
     assert run(loader._json_loads) == run(lambda t: json.loads(t, **hooks))
+
+
+def _exact_json(text: str) -> Any:
+    """What `_load_json` gives without the orjson shortcut (or the diagnostics' text)."""
+    saved = loader._json_fast
+    loader._json_fast = lambda text, limits: loader._UNDECIDED  # type: ignore[assignment]
+    try:
+        return _json_outcome(lambda: loader._load_json("t.json", text, DEFAULT_LIMITS))
+    finally:
+        loader._json_fast = saved  # type: ignore[assignment]
+
+
+def _json_outcome(fn: Any) -> Any:
+    try:
+        return ("ok", _typed(fn()))
+    except SpecError as exc:
+        return ("error", [d.message for d in exc.diagnostics])
+
+
+_TRICKY_JSON = [
+    '{"a":1,"a":2}',  # a duplicate key
+    '{"a":1, "b":{"a":1,"a":1}}',  # a duplicate one level down
+    '{"a" :1,"a":2,"x":"\\":"}',  # a key hidden from the count by a space, and a `":` in a string
+    '{"a":1,"a":2,"x":"\\":"}',  # a `":` in a string makes up for the lost duplicate
+    '{"n":18446744073709551616}',  # beyond 64 bits: orjson would read a float
+    '{"n":-9223372036854775809}',
+    '{"n":18446744073709551615}',
+    '{"f":1.5,"e":1e400}',
+    '{"s":"\\ud800"}',
+    '{"a":NaN}',
+    '{"a":\n1}',
+    '{"a"\n:1,"a"\n:2}',
+    '[{"a":1},{"a":2}]',
+    "\ufeff{}",
+    '{"deep":' * 70 + "1" + "}" * 70,
+]
+
+
+@pytest.mark.parametrize("text", _TRICKY_JSON)
+def test_orjson_shortcut_changes_no_outcome(text: str) -> None:
+    fast = _json_outcome(lambda: loader._load_json("t.json", text, DEFAULT_LIMITS))
+    assert fast == _exact_json(text)
+
+
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.sampled_from('ab":\\ \n{}'), max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.recursive(
+        _JSON_SCALARS,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.lists(st.tuples(st.sampled_from(["a", "b", 'c":', "d e"]), inner), max_size=4),
+        ),
+        max_leaves=12,
+    ),
+    st.sampled_from([(",", ":"), (", ", ": "), (",", " : ")]),
+)
+def test_orjson_shortcut_agrees_with_the_exact_path(data: Any, separators: tuple[str, str]) -> None:
+    """Generated documents, duplicate keys included (maps are written as pair lists)."""
+
+    def write(v: Any) -> str:
+        if isinstance(v, list) and v and all(isinstance(x, tuple) for x in v):
+            items = (json.dumps(k) + separators[1] + write(x) for k, x in v)
+            return "{" + separators[0].join(items) + "}"
+        if isinstance(v, list):
+            return "[" + separators[0].join(write(x) for x in v) + "]"
+        return json.dumps(v)
+
+    text = write(data)
+    fast = _json_outcome(lambda: loader._load_json("t.json", text, DEFAULT_LIMITS))
+    assert fast == _exact_json(text)
+
+
+def test_json_value_limit() -> None:
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_nodes=10)
+    for text in ("[" + ",".join(["1"] * 10) + "]", '{"a":[1,1,1,1,1,1,1,1,1,1.5]}'):
+        with pytest.raises(SpecError) as caught:
+            loader._load_json("t.json", text, limits)
+        assert caught.value.diagnostics[0].code == "too-many-values"
+    assert loader._load_json("t.json", "[" + ",".join(["1"] * 8) + "]", limits) == [1] * 8
 
 
 def test_reader_fast_checks() -> None:

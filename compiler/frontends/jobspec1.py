@@ -96,7 +96,7 @@ def _field_set(fields: tuple[str, ...]) -> frozenset[str]:
 
 def parse(doc: SourceDocument, options: Options) -> Parsed:
     """Read a jobspec/1 document into the IR, or raise SpecError with every problem found."""
-    clean = read_clean(doc.tree)
+    clean = read_clean(doc.tree, plain=doc.plain)
     if clean is not None:
         return clean
     return _JobspecReader(doc, options).read()
@@ -552,15 +552,16 @@ _CLEAN_INPUT = frozenset(("name", "source", "target"))
 _CLEAN_OUTPUT = frozenset(OUTPUT_FIELDS)
 
 
-def read_clean(tree: Any) -> Parsed | None:
-    """The jobspec/1 document `tree` read into the IR if it is clean, else None."""
+def read_clean(tree: Any, *, plain: bool = False) -> Parsed | None:
+    """The jobspec/1 document `tree` read into the IR if it is clean, else None.
+    `plain`: the tree is known to hold no floats or byte strings (`SourceDocument.plain`)."""
     try:
-        return _read_clean(tree)
+        return _read_clean(tree, plain)
     except _Unclean:
         return None
 
 
-def _read_clean(doc: Any) -> Parsed:
+def _read_clean(doc: Any, plain: bool) -> Parsed:
     if type(doc) is not dict or not doc.keys() <= _CLEAN_TOP:
         raise _Unclean
     version = doc.get("jobspec")
@@ -604,7 +605,7 @@ def _read_clean(doc: Any) -> Parsed:
     execution: dict[str, Any] = {}
     if "execution" in doc:
         execution = doc["execution"]
-        if type(execution) is not dict or unwritable(execution, "/execution"):
+        if type(execution) is not dict or (not plain and unwritable(execution, "/execution")):
             raise _Unclean
     job = Job(
         task=task_ir,

@@ -9,8 +9,10 @@ octal), from libyaml's event stream with an explicit stack: no recursion, so a d
 nested document is a diagnostic, not a crash. Aliases are allowed, but their expansion
 is bounded (a "billion laughs" document is an error). Duplicate keys are errors.
 
-JSON is read with Python's C decoder; positions are computed only when a diagnostic
-needs them, by parsing again with `grammars/json.lark`.
+JSON is read with orjson when the document is plainly valid (no duplicate keys, no
+floats: see `_json_fast`), else with Python's C decoder, which reports exactly what is
+wrong; positions are computed only when a diagnostic needs them, by parsing again with
+`grammars/json.lark`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 from compiler.diagnostics import Diagnostic, Span, SpecError, error
 
@@ -57,6 +61,9 @@ class SourceDocument:
     _spans: dict[str, Span] | None = None
     _key_spans: dict[str, Span] | None = None
     limits: Limits = field(default_factory=Limits)
+    plain: bool = False
+    """The tree holds only maps, lists, strings, integers, booleans and null: nothing
+    (floats, byte strings) that a front-end must check before writing it back as JSON."""
 
     def span(self, pointer: str, *, key: bool = False) -> Span:
         """Where the value (or, with `key`, the map key) at `pointer` stands.
@@ -136,8 +143,8 @@ def load(
     text = decode_text(name, raw, limits)
     syn = syntax or sniff_syntax(name, text)
     if syn == "json":
-        tree = _load_json(name, text, limits)
-        return SourceDocument(name, raw, text, "json", tree, limits=limits)
+        tree, plain = _load_json_plain(name, text, limits)
+        return SourceDocument(name, raw, text, "json", tree, limits=limits, plain=plain)
     tree, spans, key_spans = _load_yaml(name, text, limits)
     return SourceDocument(name, raw, text, "yaml", tree, spans, key_spans, limits)
 
@@ -216,6 +223,11 @@ def _json_loads(text: str) -> Any:
 
 
 def _load_json(name: str, text: str, limits: Limits) -> Any:
+    return _load_json_plain(name, text, limits)[0]
+
+
+def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
+    """The tree, and whether it is plain: no floats, so nothing JSON cannot write back."""
     if not text.strip():
         raise SpecError(
             error(
@@ -228,11 +240,16 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
     depth_at = _json_depth_violation(text, limits.max_depth)
     if depth_at is not None:
         raise SpecError(_too_deep(name, text, depth_at, limits))
+    fast = _json_fast(text, limits)
+    if fast is not _UNDECIDED:
+        return fast, True
     try:
         tree = _json_loads(text)
         if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(tree):
             _json_with_positions(name, text, limits)  # raises, at each lone surrogate
-        return tree
+        if _json_values(tree) > limits.max_nodes:
+            raise SpecError(_too_many_json_values(name, limits))
+        return tree, False
     except json.JSONDecodeError as exc:
         msg = exc.msg[0].lower() + exc.msg[1:]
         raise SpecError(
@@ -247,7 +264,79 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
         # ValueError: an integer over MAX_INT_DIGITS. The slow path finds the exact place
         # (and raises).
         tree, _, _ = _json_with_positions(name, text, limits)
-        return tree
+        return tree, False
+
+
+_UNDECIDED: Any = object()
+
+
+def _json_fast(text: str, limits: Limits) -> Any:
+    """The tree of a document that orjson reads and that passes every check here, else
+    `_UNDECIDED` (the exact path then reads it and reports what is wrong).
+
+    orjson keeps the last of duplicate keys, and reads integers beyond 64 bits as floats,
+    so: no float may appear (the exact path reads floats the way `json` does), and the
+    maps must hold as many keys as the text has key tokens. Every key ends with `"`,
+    optional whitespace and `:`. Counting `":` may also count text inside strings, but
+    only ever adds: when the count equals the keys read, no key was lost to a duplicate.
+    Whitespace before a colon would hide a key from the count, so its presence sends the
+    document to the exact path.
+    """
+    try:
+        tree = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _UNDECIDED
+    keys = 0
+    values = 1
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            keys += len(node)
+            values += len(node)
+            children: Any = node.values()
+        elif type(node) is list:
+            values += len(node)
+            children = node
+        else:
+            continue
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append(child)
+            elif kind is float:
+                return _UNDECIDED
+    if values > limits.max_nodes or keys != text.count('":'):
+        return _UNDECIDED
+    if ('" ' in text or '"\n' in text or '"\t' in text or '"\r' in text) and (
+        _WHITESPACE_COLON.search(text)
+    ):
+        return _UNDECIDED
+    return tree
+
+
+_WHITESPACE_COLON = re.compile(r'"[ \t\r\n]+:')
+
+
+def _json_values(tree: Any) -> int:
+    """How many values a JSON tree holds (containers included)."""
+    values = 1
+    stack = [tree] if type(tree) is dict or type(tree) is list else []
+    while stack:
+        node = stack.pop()
+        children = node.values() if type(node) is dict else node
+        values += len(children)
+        stack.extend(c for c in children if type(c) is dict or type(c) is list)
+    return values
+
+
+def _too_many_json_values(name: str, limits: Limits) -> Diagnostic:
+    return error(
+        f"the document holds more than {limits.max_nodes:,} values",
+        span=Span(name, 1, 1, 0),
+        hint="keep large data in input files rather than in the spec",
+        code="too-many-values",
+    )
 
 
 def _json_hint(exc: json.JSONDecodeError) -> str:

@@ -55,16 +55,29 @@ class LiveContext:
 
 
 class LiveOracle(Oracle):
-    """An oracle whose handlers are made on first use from `FACTORIES`."""
+    """An oracle whose handlers are made on first use from `FACTORIES`; its context too,
+    so a compile that asks nothing pays for neither."""
 
-    def __init__(self, context: LiveContext, factories: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        context: LiveContext | Callable[[], LiveContext],
+        factories: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
-        self.context = context
-        self.factories = dict(FACTORIES if factories is None else factories)
+        self._context = context
+        self._factories = factories
+
+    @property
+    def context(self) -> LiveContext:
+        """The context, made on first use."""
+        if not isinstance(self._context, LiveContext):
+            self._context = self._context()
+        return self._context
 
     def ask(self, kind: str, question: Mapping[str, Any]) -> Fact:
         if kind not in self.handlers:
-            target = self.factories.get(kind)
+            factories = FACTORIES if self._factories is None else self._factories
+            target = factories.get(kind)
             if target is None:
                 raise OracleUnavailable(f"no oracle for {kind!r} questions here")
             module, _, name = target.partition(":")
@@ -73,3 +86,8 @@ class LiveOracle(Oracle):
             )
             self.handlers[kind] = factory(self.context)
         return super().ask(kind, question)
+
+    def close(self) -> None:
+        """Close what the context opened (the store), if it was made."""
+        if isinstance(self._context, LiveContext):
+            self._context.close()
