@@ -554,7 +554,7 @@ _CLEAN_OUTPUT = frozenset(OUTPUT_FIELDS)
 
 def read_clean(tree: Any, *, plain: bool = False) -> Parsed | None:
     """The jobspec/1 document `tree` read into the IR if it is clean, else None.
-    `plain`: the tree is known to hold no floats or byte strings (`SourceDocument.plain`)."""
+    `plain`: the tree is known to hold nothing JSON cannot write (`SourceDocument.plain`)."""
     try:
         return _read_clean(tree, plain)
     except _Unclean:

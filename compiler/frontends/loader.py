@@ -62,8 +62,8 @@ class SourceDocument:
     _key_spans: dict[str, Span] | None = None
     limits: Limits = field(default_factory=Limits)
     plain: bool = False
-    """The tree holds only maps, lists, strings, integers, booleans and null: nothing
-    (floats, byte strings) that a front-end must check before writing it back as JSON."""
+    """The tree holds nothing that JSON cannot write back (byte strings, NaN,
+    infinities), so a front-end need not look for them."""
 
     def span(self, pointer: str, *, key: bool = False) -> Span:
         """Where the value (or, with `key`, the map key) at `pointer` stands.
@@ -227,7 +227,7 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
 
 
 def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
-    """The tree, and whether it is plain: no floats, so nothing JSON cannot write back."""
+    """The tree, and whether it is plain (`SourceDocument.plain`): what orjson read is."""
     if not text.strip():
         raise SpecError(
             error(
@@ -274,6 +274,9 @@ def _json_fast(text: str, limits: Limits) -> Any:
     """The tree of a document that orjson reads and that passes every check here, else
     `_UNDECIDED` (the exact path then reads it and reports what is wrong).
 
+    A document that orjson writes back exactly as it was read is decided at once.
+    Others are walked:
+
     orjson keeps the last of duplicate keys, and reads integers beyond 64 bits as floats,
     so: no float may appear (the exact path reads floats the way `json` does), and the
     maps must hold as many keys as the text has key tokens. Every key ends with `"`,
@@ -286,6 +289,10 @@ def _json_fast(text: str, limits: Limits) -> Any:
         tree = orjson.loads(text)
     except orjson.JSONDecodeError:
         return _UNDECIDED
+    if len(text) <= limits.max_nodes and orjson.dumps(tree) == text.encode():
+        # Written back byte for byte (compact JSON, as programs send it): nothing was lost
+        # to a duplicate key or turned into a float, and each value took a character.
+        return tree
     keys = 0
     values = 1
     stack = [tree]
