@@ -7,8 +7,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import identity
 from compiler.diagnostics import Diagnostic, Severity, Span, SpecError
@@ -19,6 +18,9 @@ from compiler.ir import Job, Link, unpinned
 from compiler.oracles import Fact, Oracle, fact
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.records import Record
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def compile_file(
 ) -> Compiled:
     """Compile a spec file (`-` reads standard input)."""
     import sys
+    from pathlib import Path
 
     if str(path) == "-":
         return compile_bytes(sys.stdin.buffer.read(), "<stdin>", options, oracle)
@@ -121,6 +124,8 @@ def compile_bytes(
     from compiler.oracles.live import LiveContext, LiveOracle
 
     def context() -> LiveContext:
+        from pathlib import Path
+
         return LiveContext(
             base_dir=Path(name).parent if name != "<stdin>" else Path.cwd(),
             offline=options.offline,

@@ -24,8 +24,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
-
 from compiler.diagnostics import Diagnostic, Span, SpecError, error
 
 Syntax = Literal["yaml", "json"]
@@ -285,6 +283,8 @@ def _json_fast(text: str, limits: Limits) -> Any:
     Whitespace before a colon would hide a key from the count, so its presence sends the
     document to the exact path.
     """
+    import orjson  # here, not at the top: `jobc cid spec.yaml` need not load it
+
     try:
         tree = orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compiler.oracles import Fact, Oracle, OracleUnavailable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from compiler.store import Store
 
 Handler = Callable[[Fact], Fact]
