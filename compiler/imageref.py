@@ -12,10 +12,17 @@ The first component is a domain only when it contains "." or ":" or is "localhos
 and more components follow; otherwise the reference is on Docker Hub (`docker.io`),
 where a single-component path gets `library/`. `index.docker.io` is `docker.io`.
 A reference with neither tag nor digest gets `:latest`; one with a digest drops its tag
-(the digest says everything). A name is at most 255 characters.
+(the digest says everything). A repository path is at most 255 characters (with the
+`library/` it may gain); a bare 64-hex-digit name is an image ID, not a reference;
+digests are sha256, sha384 or sha512 in lowercase hex.
 
-Errors say which character is wrong, as an offset into the reference, so the caller
-can put a caret under it in the user's file.
+`grammars/image_reference.lark` is the normative grammar; this module reads the same
+language with regular expressions (the hot path imports no parser), and the tests check
+that both accept the same strings and find the same parts. `split` is the syntax,
+`normalise` everything after it; the grammar's reader (`imageref_grammar`) shares
+`normalise`. Errors say which character is wrong, as an offset into the reference, so the
+caller can put a caret under it in the user's file; where the checks here find no
+better place, the grammar's (the first character no valid reference can have there).
 """
 
 from __future__ import annotations
@@ -36,8 +43,21 @@ _DOMAIN_COMPONENT = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0
 _PORT = re.compile(r"[0-9]+\Z")
 _IPV6 = re.compile(r"\[[a-fA-F0-9:]+\]\Z")
 _ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*\Z")
-_HEX = re.compile(r"[a-fA-F0-9]{32,}\Z")
-_SHA256_HEX = re.compile(r"[a-f0-9]{64}\Z")
+_DIGEST_SYNTAX = re.compile(
+    r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z"
+)
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+"""The algorithms Docker registers with go-digest, and their hex lengths."""
+_IDENTIFIER = re.compile(r"[a-f0-9]{64}\Z")
+_DOMAIN_NAME = (
+    r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+)
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_NAME = re.compile(
+    rf"(?:(?:{_DOMAIN_NAME}|\[[a-fA-F0-9:]+\])(?::[0-9]+)?/)?"
+    rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z"
+)
+"""distribution/reference's `namePat`: [domain[:port] "/"] path, syntax only."""
 _IPV6_HINT = "write an IPv6 registry in brackets, e.g. [::1]:5000/repo"
 
 
@@ -73,13 +93,27 @@ class ImageReference:
 @functools.lru_cache(maxsize=4096)
 def parse(ref: str) -> ImageReference:
     """Parse and normalise a reference; raises ReferenceError pointing at the bad character."""
+    try:
+        name, tag, digest = split(ref)
+    except ReferenceError as exc:
+        raise _no_later_than_the_grammar(ref, exc) from None
+    return normalise(ref, name, tag, digest)
+
+
+def split(ref: str) -> tuple[str, str, str]:
+    """The syntax alone: (name, tag, digest) as written, or ReferenceError.
+
+    Accepts exactly what `grammars/image_reference.lark` accepts (the tests check it),
+    with regular expressions: this is the hot path, and it never imports lark.
+    """
     if not ref:
         raise ReferenceError("the image reference is empty", 0, "write e.g. ubuntu:22.04")
     name, digest = ref, ""
     at = ref.find("@")
     if at >= 0:
         name, digest = ref[:at], ref[at + 1 :]
-        _check_digest(digest, at + 1)
+        if not _DIGEST_SYNTAX.match(digest):
+            _fail_digest(ref, digest, at + 1)
     tag = ""
     slash = name.rfind("/")
     colon = name.rfind(":")
@@ -91,23 +125,69 @@ def parse(ref: str) -> ImageReference:
         raise ReferenceError(
             "the image reference has no repository name", 0, "write e.g. ubuntu:22.04"
         )
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
+    if not _NAME.match(name):
+        domain, path, path_offset = _split_domain(name)
+        if domain != DEFAULT_DOMAIN:
+            _check_domain(domain)
+        _check_path(path, path_offset)
+        raise _grammar_error(ref)  # the checks above found nothing to point at
+    return name, tag, digest
+
+
+def normalise(ref: str, name: str, tag: str, digest: str) -> ImageReference:
+    """What distribution/reference does after the syntax (ParseNormalizedNamed, ParseDockerRef).
+
+    The registry domain, `library/`, `:latest`, lowercase names, the length of the
+    path, the bare-identifier rule and the digest algorithms. `ref` is the whole
+    reference, for the offsets of errors; `name` starts it.
+    """
+    if _IDENTIFIER.match(ref):
         raise ReferenceError(
-            f"the repository name is {len(name)} characters long, over {NAME_TOTAL_LENGTH_MAX}",
-            NAME_TOTAL_LENGTH_MAX,
-            f"shorten the name to at most {NAME_TOTAL_LENGTH_MAX} characters",
+            "a 64-hex-digit string is an image ID, not a reference",
+            0,
+            "write repository@sha256:<digest>, e.g. ubuntu@sha256:…",
         )
     domain, path, path_offset = _split_domain(name)
+    if domain != DEFAULT_DOMAIN or path_offset:
+        _check_domain(domain)
     _check_path(path, path_offset)
     if domain == LEGACY_DEFAULT_DOMAIN:
         domain = DEFAULT_DOMAIN
     if domain == DEFAULT_DOMAIN and "/" not in path:
         path = OFFICIAL_REPO_PREFIX + path
+    if len(path) > NAME_TOTAL_LENGTH_MAX:
+        shown = len(path) - (len(name) - path_offset)  # `library/` the user did not write
+        raise ReferenceError(
+            f"the repository path is {len(path)} characters long, over {NAME_TOTAL_LENGTH_MAX}",
+            path_offset + NAME_TOTAL_LENGTH_MAX - shown,
+            f"shorten the repository path to at most {NAME_TOTAL_LENGTH_MAX} characters",
+        )
     if digest:
+        _check_digest(digest, len(ref) - len(digest))
         tag = ""
     elif not tag:
         tag = DEFAULT_TAG
     return ImageReference(domain, path, tag, digest)
+
+
+def _no_later_than_the_grammar(ref: str, exc: ReferenceError) -> ReferenceError:
+    """`exc`, unless its caret is after the first character the grammar cannot take
+    (the checks here read the tag before the name): then the grammar's error."""
+    from compiler import imageref_grammar
+
+    bound = imageref_grammar.failure_offset(ref)
+    if bound is None or exc.offset <= bound:
+        return exc
+    return imageref_grammar.syntax_error(ref) or exc
+
+
+def _grammar_error(ref: str) -> ReferenceError:
+    """The error the normative grammar gives (lark is imported only here, on the error path)."""
+    from compiler import imageref_grammar
+
+    return imageref_grammar.syntax_error(ref) or ReferenceError(
+        f"invalid image reference {ref!r}", 0, "write e.g. ubuntu:22.04"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -245,7 +325,13 @@ def _fail_tag(tag: str, offset: int) -> None:
     )
 
 
+def _fail_digest(ref: str, digest: str, offset: int) -> None:
+    _check_digest(digest, offset)
+    raise _grammar_error(ref)
+
+
 def _check_digest(digest: str, offset: int) -> None:
+    """A digest's syntax and algorithm, as go-digest checks them (sha256 = 64 lowercase hex)."""
     algo, sep, hexpart = digest.partition(":")
     if not sep:
         raise ReferenceError(
@@ -257,24 +343,24 @@ def _check_digest(digest: str, offset: int) -> None:
         raise ReferenceError(
             f"invalid digest algorithm {algo!r}", offset, "e.g. @sha256:<64 hex digits>"
         )
-    hex_offset = offset + len(algo) + 1
-    if algo == "sha256":
-        if not _SHA256_HEX.match(hexpart):
-            bad = next((i for i, ch in enumerate(hexpart) if ch not in "0123456789abcdef"), None)
-            if bad is not None:
-                raise ReferenceError(
-                    f"invalid character {hexpart[bad]!r} in a sha256 digest",
-                    hex_offset + bad,
-                    "a sha256 digest is 64 lowercase hex digits",
-                )
-            raise ReferenceError(
-                f"a sha256 digest has 64 hex digits, not {len(hexpart)}",
-                hex_offset + min(len(hexpart), 64),
-                "a sha256 digest is 64 lowercase hex digits",
-            )
-    elif not _HEX.match(hexpart):
+    size = _DIGEST_LENGTHS.get(algo)
+    if size is None:
         raise ReferenceError(
-            "a digest needs at least 32 hex digits",
-            hex_offset,
-            "e.g. @sha256:<64 hex digits>",
+            f"unsupported digest algorithm {algo!r}",
+            offset,
+            "digests are sha256 (or sha384, sha512): @sha256:<64 hex digits>",
+        )
+    hex_offset = offset + len(algo) + 1
+    bad = next((i for i, ch in enumerate(hexpart) if ch not in "0123456789abcdef"), None)
+    if bad is not None:
+        raise ReferenceError(
+            f"invalid character {hexpart[bad]!r} in a {algo} digest",
+            hex_offset + bad,
+            f"a {algo} digest is {size} lowercase hex digits",
+        )
+    if len(hexpart) != size:
+        raise ReferenceError(
+            f"a {algo} digest has {size} hex digits, not {len(hexpart)}",
+            hex_offset + min(len(hexpart), size),
+            f"a {algo} digest is {size} lowercase hex digits",
         )
