@@ -6,11 +6,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages jobc needs (later issues add skopeo, docker-registry, toolchains, …).
-APT_PACKAGES := python3 python3-venv python3-dev build-essential
+# Debian packages jobc needs: skopeo resolves image tags (resolve-images); tests and the
+# demo run docker-registry on 127.0.0.1 with images built offline (tests/localregistry.py).
+APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup apt venv demo test lint typecheck pytest fast bench clean
+.PHONY: setup apt venv js demo test lint typecheck pytest fast bench clean
 
 setup: apt venv
 
@@ -19,7 +20,13 @@ apt:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing && \
+	  case " $$missing " in *" docker-registry "*) \
+	    if [ -d /run/systemd/system ]; then \
+	      echo "stopping the docker-registry service Debian starts (it listens on every interface; jobc runs its own)"; \
+	      $(SUDO) systemctl disable --now docker-registry || true; \
+	    fi;; \
+	  esac; \
 	fi
 
 $(BIN)/jobc: pyproject.toml
@@ -31,13 +38,16 @@ $(BIN)/jobc: pyproject.toml
 
 venv: $(BIN)/jobc
 
-# The main job: compile every bundled example, print its CIDs and chain.
+# The main job: compile every bundled example, print its CIDs and chain. Image tags are
+# resolved against a local registry (127.0.0.1, a free port) that holds small images built
+# offline under the examples' names, so the demo needs no internet.
 demo: setup
-	@for f in examples/*.yaml examples/*.json; do \
-	  echo "== $$f"; \
-	  $(BIN)/jobc explain "$$f" || exit 1; \
-	done
-	@echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json
+	@$(BIN)/python -m tests.localregistry run -- bash -c '\
+	  for f in examples/*.yaml examples/*.json; do \
+	    echo "== $$f"; \
+	    $(BIN)/jobc explain "$$f" || exit 1; \
+	  done; \
+	  echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json'
 
 lint: venv
 	$(BIN)/ruff check compiler tests bench
@@ -50,14 +60,27 @@ pytest: venv
 	$(BIN)/pytest -q -W error
 
 # The whole suite: what CI runs.
-test: setup lint typecheck pytest
+# The independent UnixFS importer (npm) the content-hashing tests compare CIDs with,
+# installed from tests/js/package-lock.json into tests/js/node_modules.
+JS := tests/js
+js: $(JS)/node_modules/.package-lock.json
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian packages: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+
+test: setup js lint typecheck pytest
 
 # A quick loop while developing: no slow tests.
 fast: venv
 	$(BIN)/pytest -q -W error -m 'not slow' -x
 
-bench: venv
+bench: venv js
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/hash.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -96,7 +96,185 @@ def _options(strict: bool, passes: str | None) -> CompileOptions:
     from compiler.driver import CompileOptions
     from compiler.passes import parse_pipeline
 
-    return CompileOptions(strict=strict, passes=parse_pipeline(passes) if passes else None)
+    world = _world()
+    if not world.get("insecure_registries"):
+        world.pop("insecure_registries", None)  # click gives () for a repeatable option
+    pipeline = parse_pipeline(passes) if passes else None
+    image_options = {k: True for k in ("require_pinned", "verify_digests") if world.pop(k, None)}
+    if image_options:
+        from compiler.passes import configure
+
+        pipeline = configure(pipeline, "resolve-images", image_options)
+    return CompileOptions(
+        strict=strict,
+        passes=pipeline,
+        offline=bool(world.pop("offline", False)),
+        refresh=bool(world.pop("refresh", False)),
+        settings=world,
+        session={},
+    )
+
+
+_WORLD = "jobc.world"
+"""Where the outside-world options (`WORLD_OPTIONS`) of the running command are kept."""
+
+
+def _world() -> dict[str, Any]:
+    """The outside-world options given to the running command: offline, refresh, and the
+    oracles' settings (`allow_outside`, `store_content`, `max_download`, `http_timeout`)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get(_WORLD, {})) if ctx is not None else {}
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and param.name is not None:
+        ctx.meta.setdefault(_WORLD, {})[param.name] = value
+
+
+def _size(text: str) -> int:
+    """A byte count: `1000000`, `512MiB`, `2GiB`, `10MB`."""
+    units = {
+        "": 1,
+        "B": 1,
+        "K": 1000,
+        "KB": 1000,
+        "M": 10**6,
+        "MB": 10**6,
+        "G": 10**9,
+        "GB": 10**9,
+        "KIB": 1 << 10,
+        "MIB": 1 << 20,
+        "GIB": 1 << 30,
+        "TIB": 1 << 40,
+    }
+    number = text.strip().rstrip("bBiIkKmMgGtT")
+    unit = text.strip()[len(number) :].upper()
+    if not number.isdigit() or unit not in units:
+        raise click.BadParameter(f"{text!r} is not a size (write e.g. 500MiB or 2GiB)")
+    return int(number) * units[unit]
+
+
+def _image_option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
+    return click.option(*decls, expose_value=False, callback=_keep, default=None, **kwargs)
+
+
+_IMAGE_OPTIONS = [
+    _image_option(
+        "--require-pinned",
+        "require_pinned",
+        is_flag=True,
+        help="An image left unpinned (offline, not in the cache) is an error.",
+    ),
+    _image_option(
+        "--verify-digests",
+        "verify_digests",
+        is_flag=True,
+        help="Check that images pinned by digest exist in their registry with that digest.",
+    ),
+    _image_option(
+        "--lock",
+        "lock",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help="Resolve images only from this lock file (`jobc lock`): no registry is asked.",
+    ),
+    _image_option(
+        "--registries-conf",
+        "registries_conf",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help="A registries.conf for skopeo: mirrors, aliases, insecure registries "
+        "(default $CONTAINERS_REGISTRIES_CONF).",
+    ),
+    _image_option(
+        "--authfile",
+        "authfile",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help="Registry credentials, in skopeo's auth.json format (never printed).",
+    ),
+    _image_option(
+        "--insecure-registry",
+        "insecure_registries",
+        metavar="HOST[:PORT]",
+        multiple=True,
+        help="Reach this registry without TLS verification (repeatable).",
+    ),
+    _image_option(
+        "--registry-timeout",
+        "registry_timeout",
+        metavar="SECONDS",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Longest one registry call may take (default 30).",
+    ),
+]
+"""The options of image resolution (the resolve-images pass and the registry oracle)."""
+
+
+def _world_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Add the options that say how to reach the outside world (content, registries)."""
+    options = [
+        click.option(
+            "--offline",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Fetch nothing (no URL, no registry): what needs it stays unpinned.",
+        ),
+        click.option(
+            "--refresh",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Bypass the caches (file hashes, image resolutions): hash and ask again.",
+        ),
+        click.option(
+            "--allow-outside",
+            "allow_outside",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Let file sources leave the spec's folder (through .. or a symlink), "
+            "and hash absolute host paths that exist here.",
+        ),
+        click.option(
+            "--store-content",
+            "store_content",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Put every block of the hashed content into the store (for CAR export).",
+        ),
+        click.option(
+            "--max-download",
+            "max_download",
+            metavar="SIZE",
+            default=None,
+            expose_value=False,
+            callback=lambda ctx, param, value: _keep(
+                ctx, param, None if value is None else _size(value)
+            ),
+            help="Largest URL source to fetch (default 1GiB).",
+        ),
+        click.option(
+            "--http-timeout",
+            "http_timeout",
+            metavar="SECONDS",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Longest a URL source may take to download (default 600).",
+        ),
+        *_IMAGE_OPTIONS,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 @contextmanager
@@ -168,6 +346,7 @@ def main() -> None:
 )
 @STRICT
 @PASSES
+@_world_options
 @JSON
 @_command
 def compile(
@@ -211,6 +390,7 @@ def compile(
 @click.option("--original", is_flag=True, help="Print the original CID (right after parsing).")
 @STRICT
 @PASSES
+@_world_options
 @JSON
 @_command
 def cid(
@@ -238,6 +418,7 @@ def cid(
 @FILES
 @STRICT
 @PASSES
+@_world_options
 @JSON
 @_command
 def check(files: tuple[str, ...], strict: bool, passes: str | None, as_json: bool) -> None:
@@ -259,6 +440,7 @@ def check(files: tuple[str, ...], strict: bool, passes: str | None, as_json: boo
 @click.argument("file", metavar="FILE|COMPILED")
 @STRICT
 @PASSES
+@_world_options
 @JSON
 @_command
 def explain(file: str, strict: bool, passes: str | None, as_json: bool) -> None:
@@ -325,6 +507,124 @@ def verify(compiled: str, spec: str | None, as_json: bool) -> None:
         click.echo(f"{name}: {'verified' if ok else 'NOT verified'} ({doc.cid})", err=not ok)
     if not ok:
         raise _Failed
+
+
+@main.command(name="hash")
+@click.argument("targets", nargs=-1, required=True, metavar="PATH|URL...")
+@click.option("--refresh", is_flag=True, help="Hash again even where the cache knows the CID.")
+@click.option("--store-content", is_flag=True, help="Put every block into the store.")
+@click.option(
+    "--max-download",
+    metavar="SIZE",
+    default="1GiB",
+    show_default=True,
+    help="Largest URL to fetch.",
+)
+@click.option(
+    "--http-timeout",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Longest a URL may take to download.",
+)
+@_command
+def hash_(
+    targets: tuple[str, ...],
+    refresh: bool,
+    store_content: bool,
+    max_download: str,
+    http_timeout: float,
+) -> None:
+    """Print the UnixFS CID of files, directories, URLs or data: URIs, as
+    `ipfs add -n -r -H --cid-version=1 -Q` prints it (nothing is added anywhere)."""
+    from contextlib import nullcontext
+
+    from compiler import sources
+    from compiler.ir import Link
+    from compiler.oracles.content import Hasher, store_sink
+    from compiler.sources import ContentError, Unpinnable
+
+    limit = _size(max_download)
+    store = None
+    try:
+        from compiler.store import open_store
+
+        store = open_store()
+    except Exception:  # no cache then: hashing still works
+        store = None
+    failed = False
+    try:
+        for target in targets:
+            with store.transaction() if store is not None else nullcontext():
+                hasher = Hasher(
+                    cache=store,
+                    refresh=refresh,
+                    sink=store_sink(store) if store_content and store is not None else None,
+                )
+                try:
+                    kind = sources.kind(target)
+                    if kind == "http":
+                        entry = hasher.url(target, max_bytes=limit, timeout=http_timeout)
+                    elif kind == "data":
+                        entry = hasher.data(sources.data_bytes(target))
+                    else:
+                        entry = hasher.path(
+                            Path(sources.file_path(target) if kind == "file" else target)
+                        )
+                except (ContentError, Unpinnable) as exc:
+                    message = exc.message if isinstance(exc, ContentError) else exc.reason
+                    hint = exc.hint
+                    click.echo(f"jobc: error: {target}: {message}", err=True)
+                    if hint:
+                        click.echo(f"  hint: {hint}", err=True)
+                    failed = True
+                    continue
+            cid = str(Link(entry.cid))
+            click.echo(cid if len(targets) == 1 else f"{cid}  {target}")
+    finally:
+        if store is not None:
+            store.close()
+    if failed:
+        raise _Failed
+
+
+@main.command()
+@FILES
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="jobc.lock",
+    show_default=True,
+    help="The lock file to write.",
+)
+@STRICT
+@_world_options
+@JSON
+@_command
+def lock(files: tuple[str, ...], output: str, strict: bool, as_json: bool) -> None:
+    """Resolve the images of specs and write their digests to a lock file, which
+    `jobc compile --lock FILE` then uses without asking any registry."""
+    from compiler.oracles.registry import lock_document
+
+    reporter = Reporter(as_json)
+    facts: list[Any] = []
+    failed = False
+    for _path, c in _compile_each(files, _options(strict, None), reporter):
+        if c is None:
+            failed = True
+            continue
+        for record in c.chain:
+            if record.pass_name == "resolve-images":
+                facts.extend(record.facts)
+    if as_json and reporter.collected:
+        click.echo(json.dumps({"diagnostics": reporter.collected}, indent=2), err=True)
+    if failed:
+        raise _Failed
+    Path(output).write_bytes(lock_document(facts))
+    n = len({(f["ref"], f.get("platform", "")) for f in facts})
+    click.echo(f"{output}: {n} image{'s' if n != 1 else ''}", err=True)
 
 
 @main.command()

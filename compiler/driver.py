@@ -41,6 +41,9 @@ class CompileOptions:
     """The store for caches and blocks: None for the default SQLite file in the data dir."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings for the live oracles (see `compiler.oracles.live`), by name."""
+    session: dict[Any, Any] | None = field(default=None, compare=False)
+    """A dict the live oracles of one run share (e.g. `jobc compile a.yaml b.yaml`), so an
+    image named by several files is resolved once; None shares nothing."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def compile_bytes(
             refresh=options.refresh,
             settings=options.settings,
             store_location=options.store,
+            session=options.session,
         )
 
     live = LiveOracle(context)
@@ -211,7 +215,7 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     """Give a pass's diagnostic (which names an IR path) its place in the document."""
     if diag.span is not None or not diag.pointer:
         return diag
-    pointer = parsed.locations.get(diag.pointer, diag.pointer)
+    pointer = parsed.locations.get(diag.pointer) or _located_within(diag.pointer, parsed)
     span = doc.span(pointer)
     if diag.value_offset >= 0 and span.offset >= 0:
         # A YAML scalar's span starts at its properties (`&anchor !!str "value"`).
@@ -220,3 +224,24 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
         shift = start - span.offset + diag.value_offset + (1 if quoted else 0)
         span = dataclasses.replace(span, column=span.column + shift, offset=span.offset + shift)
     return dataclasses.replace(diag, span=span, pointer=pointer)
+
+
+def _located_within(pointer: str, parsed: Parsed) -> str:
+    """The document pointer of a field inside a located IR node (`/inputs/<target>/source`).
+
+    Inputs are located by the target as written; passes after normalize name the cleaned
+    target (`/data/` → `/data`), so the written ones are cleaned to compare.
+    """
+    head, _, tail = pointer.rpartition("/")
+    if not head:
+        return pointer
+    found = parsed.locations.get(head)
+    if found is None and head.startswith("/inputs/"):
+        from compiler.passes.normalize import clean_path
+
+        target = head[len("/inputs/") :]
+        for key, place in parsed.locations.items():
+            if key.startswith("/inputs/") and clean_path(key[len("/inputs/") :]) == target:
+                found = place
+                break
+    return f"{found}/{tail}" if found is not None else pointer

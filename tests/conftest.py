@@ -1,10 +1,15 @@
-"""Shared fixtures: every test runs with its own empty data dir (JOBC_HOME)."""
+"""Shared fixtures: every test runs with its own empty data dir (JOBC_HOME), beside a
+local registry that holds the images the examples name."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.localregistry import LocalRegistry, running
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -18,3 +23,29 @@ def jobc_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     home = tmp_path_factory.mktemp("jobc-home")
     monkeypatch.setenv("JOBC_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """Debian's docker-registry on 127.0.0.1, holding the images the examples name, for
+    the whole session; `CONTAINERS_REGISTRIES_CONF` maps docker.io, gcr.io, ghcr.io,
+    quay.io and localhost:5000 onto it, so specs resolve real names with no internet
+    (in this process and in the `jobc` processes tests start)."""
+    with running(tmp_path_factory.mktemp("registry")) as registry:
+        conf = registry.registries_conf(registry.root / "registries.conf")
+        # Module- and session-scoped fixtures run before `jobc_home`: give them a data
+        # dir of their own too, never the developer's (its image cache would answer).
+        env = {
+            "CONTAINERS_REGISTRIES_CONF": str(conf),
+            "JOBC_HOME": str(tmp_path_factory.mktemp("jobc-home-session")),
+        }
+        previous = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield registry
+        finally:
+            for k, v in previous.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

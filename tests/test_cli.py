@@ -41,6 +41,8 @@ inputs: {}
 def spec(tmp_path: Path) -> Path:
     path = tmp_path / "hello.yaml"
     path.write_text(SPEC)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "words.txt").write_text("apple\nbanana\n")  # the input it names
     return path
 
 
@@ -77,7 +79,8 @@ def test_cid_json(spec: Path) -> None:
     assert data["results"][0]["cid"].startswith("bafyrei")
 
 
-def test_stdin_is_read_with_dash(spec: Path) -> None:
+def test_stdin_is_read_with_dash(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(spec.parent)  # standard input's sources are relative to here
     _, from_file, _ = run("cid", str(spec))
     code, from_stdin, _ = run("cid", "-", input=spec.read_bytes())
     assert code == EXIT_OK
@@ -92,16 +95,21 @@ def test_compile_writes_the_compiled_document(spec: Path, tmp_path: Path) -> Non
     _, cid, _ = run("cid", str(spec))
     assert doc["cid"] == {"/": cid.strip()}
     assert doc["document"]["format"] == "jobspec/1"
-    assert doc["job"]["task"]["image"] == "docker.io/library/ubuntu:latest"
+    assert set(doc["job"]["task"]["image"]) == {"digest"}  # resolve-images pinned `ubuntu`
     assert doc["job"]["task"]["entrypoint"] == ["sh", "-c", "echo hi > /outputs/hi.txt"]
-    assert [r["pass"] for r in doc["chain"]] == ["parse", "normalize"]
+    assert [r["pass"] for r in doc["chain"]] == [
+        "parse",
+        "normalize",
+        "resolve-images",
+        "resolve-content",
+    ]
     assert doc["meta"] == {
         "name": "hello",
         "input_names": {"words": "/data/words.txt"},
         "output_names": {"result": "/outputs"},
     }
     assert doc["execution"] == {"timeout": "10m"}
-    assert doc["pinned"] is False
+    assert doc["pinned"] is True  # the image and the input are both content-addressed
 
 
 def test_compile_several_files_into_a_folder(spec: Path, tmp_path: Path) -> None:
@@ -174,8 +182,8 @@ def test_check_json(tmp_path: Path) -> None:
     assert diag["hint"].startswith("write a list")
 
 
-def test_strict_turns_unknown_fields_into_errors(tmp_path: Path) -> None:
-    path = tmp_path / "x.yaml"
+def test_strict_turns_unknown_fields_into_errors(spec: Path) -> None:
+    path = spec.parent / "x.yaml"
     path.write_text(SPEC + "gpu: 1\n")
     code, _, err = run("check", str(path))
     assert code == EXIT_OK
@@ -214,7 +222,12 @@ def test_explain_spec_and_compiled(spec: Path, tmp_path: Path) -> None:
     run("compile", str(spec), "-o", str(compiled))
     code, out, _ = run("explain", "--json", str(compiled))
     data = json.loads(out)
-    assert [s["pass"] for s in data["steps"]] == ["parse", "normalize"]
+    assert [s["pass"] for s in data["steps"]] == [
+        "parse",
+        "normalize",
+        "resolve-images",
+        "resolve-content",
+    ]
     assert data["steps"][0]["facts"] == [{"format": "jobspec/1"}]
     assert data["steps"][-1]["to"] == data["final"]
 
@@ -264,7 +277,7 @@ def test_verify_detects_a_forged_chain(spec: Path, tmp_path: Path) -> None:
     result = json.loads(stdout)
     failed = [c for c in result["checks"] if not c["ok"]]
     assert len(failed) == 1
-    assert failed[0]["what"].startswith("normalize@1")
+    assert failed[0]["what"].startswith(f"{record['pass']}@1")
     assert "replay gives" in failed[0]["detail"]
     assert isinstance(Link.parse(result["cid"]), Link)
 

@@ -26,7 +26,11 @@ SELECTION = [
 
 def _run(program: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
     run = subprocess.run(
-        [sys.executable, "-c", program, *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-c", program, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
     )
     return run.returncode, run.stdout, run.stderr
 

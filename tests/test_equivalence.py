@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.driver import Compiled, compile_bytes, compile_file
+from compiler.driver import Compiled, CompileOptions, compile_bytes, compile_file
+from compiler.passes import default_pipeline
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -194,9 +195,16 @@ def variant(base: str, *edits: Edit, syntax: str = "yaml", comments: bool = Fals
 
 
 def compile_variant(raw: bytes) -> Compiled:
-    """Compile document bytes (JSON if they start with `{`)."""
+    """Compile document bytes (JSON if they start with `{`).
+
+    Without resolve-content: the variants name files that are nowhere (`data/other.txt`)
+    and URLs of made-up hosts; what is compared here is how a job is written. Content
+    hashing has its own tests (test_content.py), and the examples below run it all."""
     name = "spec.json" if raw.lstrip().startswith(b"{") else "spec.yaml"
-    return compile_bytes(raw, name)
+    return compile_bytes(raw, name, CompileOptions(passes=_WRITTEN))
+
+
+_WRITTEN = tuple(p for p in default_pipeline() if p.name != "resolve-content")
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -640,8 +648,9 @@ def test_bases_compile_without_warnings() -> None:
 def test_original_differs_final_same() -> None:
     """`ubuntu` and its normal form: different original CIDs, one final CID.
 
-    The short spelling's chain has a normalize record from its original to the final
-    CID; the normal form needs no rewriting, so its chain is the parse record alone.
+    The short spelling's chain has a normalize record from its original to the normal
+    form's original CID; the normal form needs no normalising; from there both chains
+    share one resolve-images record.
     """
     normal: Spec = {
         "jobspec": 1,
@@ -659,12 +668,13 @@ def test_original_differs_final_same() -> None:
 
     assert a.original != b.original
     assert a.cid == b.cid
-    assert [r.pass_name for r in a.chain] == ["parse", "normalize"]
+    # Then resolve-images pins the same tag in both, to the same digest.
+    assert [r.pass_name for r in a.chain] == ["parse", "normalize", "resolve-images"]
     normalize = a.chain[1]
-    assert (normalize.source, normalize.target) == (a.original, a.cid)
+    assert (normalize.source, normalize.target) == (a.original, b.original)
     assert normalize.version >= 1
-    assert [r.pass_name for r in b.chain] == ["parse"]
-    assert b.original == b.cid == a.cid
+    assert [r.pass_name for r in b.chain] == ["parse", "resolve-images"]
+    assert a.chain[2] == b.chain[1]
     assert a.chain[0].source != b.chain[0].source  # different documents
 
 

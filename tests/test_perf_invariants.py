@@ -309,10 +309,17 @@ def test_fast_paths_change_no_outcome(
 
 
 def test_clean_specs_compile_without_diagnostics() -> None:
-    """The generated clean specs are clean (so the tests above exercise the fast path)."""
+    """The generated clean specs are clean (so the tests above exercise the fast path).
+
+    Their `data/x.csv` is not on disk: resolve-content would stop at it (as it must; see
+    test_content.py), so it is left out here; so is resolve-images (their images are made
+    up, not in the tests' registry)."""
+    passes = tuple(
+        p for p in default_pipeline() if p.name not in ("resolve-content", "resolve-images")
+    )
     for i, spec in enumerate(CLEAN):
         raw = json.dumps(spec).encode()
-        assert not compile_bytes(raw, f"clean{i}.json").diagnostics
+        assert not compile_bytes(raw, f"clean{i}.json", CompileOptions(passes=passes)).diagnostics
 
 
 # --- the front-end ----------------------------------------------------------------------------

@@ -22,6 +22,17 @@ class OracleUnavailable(LookupError):
     """The oracle cannot answer this kind of question (offline, or no such handler)."""
 
 
+class OracleError(Exception):
+    """The outside world answered, and the answer makes the spec wrong (an unknown image
+    tag, a registry that is down): the pass reports it at the value that asked."""
+
+    def __init__(self, message: str, hint: str = "", code: str = "oracle") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
 class Oracle:
     """Answers questions about the outside world, and takes the passes' warnings."""
 
@@ -38,6 +49,17 @@ class Oracle:
         if handler is None:
             raise OracleUnavailable(f"no oracle for {kind!r} questions here")
         return handler(FrozenMap(question))
+
+    def prefetch(
+        self, kind: str, questions: Iterable[Mapping[str, Value]], *, refresh: bool = False
+    ) -> None:
+        """Say which questions are coming, so a handler that can answer them together
+        (a bounded pool of registry calls) does; `refresh` bypasses its caches. Errors
+        wait for `ask`. The default answers nothing ahead."""
+        handler = self.handlers.get(kind)
+        batch = getattr(handler, "prefetch", None)
+        if batch is not None:
+            batch([FrozenMap(q) for q in questions], refresh=refresh)
 
     def source(self, key: str, where: str) -> None:
         """Note that `key` (a digest or CID) can be fetched from `where`."""

@@ -9,7 +9,7 @@ A factory takes the compile's `LiveContext` and returns the handler.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Fact], Fact]
 
-FACTORIES: dict[str, str] = {}
+FACTORIES: dict[str, str] = {
+    "content": "compiler.oracles.content:handler",
+    "image": "compiler.oracles.registry:handler",
+}
 """Kind of question → `module:function` of its handler factory. Later issues add
 theirs here: `image` (registry), `content` (files, URLs), `toolchain` (lowering)."""
 
@@ -38,6 +41,9 @@ class LiveContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Per-oracle settings from the command line or the API (e.g. `registries_conf`)."""
     store_location: str | None = None
+    session: dict[Any, Any] | None = None
+    """State the handlers of one run share across its compiles (answers already found),
+    or None: nothing shared. See `CompileOptions.session`."""
     _store: Store | None = field(default=None, repr=False)
 
     @property
@@ -75,7 +81,18 @@ class LiveOracle(Oracle):
             self._context = self._context()
         return self._context
 
+    def prefetch(
+        self, kind: str, questions: Iterable[Mapping[str, Any]], *, refresh: bool = False
+    ) -> None:
+        self._handler(kind)
+        super().prefetch(kind, questions, refresh=refresh)
+
     def ask(self, kind: str, question: Mapping[str, Any]) -> Fact:
+        self._handler(kind)
+        return super().ask(kind, question)
+
+    def _handler(self, kind: str) -> None:
+        """Make the handler of `kind` if it is not made yet."""
         if kind not in self.handlers:
             factories = FACTORIES if self._factories is None else self._factories
             target = factories.get(kind)
@@ -86,7 +103,6 @@ class LiveOracle(Oracle):
                 importlib.import_module(module), name
             )
             self.handlers[kind] = factory(self.context)
-        return super().ask(kind, question)
 
     def close(self) -> None:
         """Close what the context opened (the store), if it was made."""

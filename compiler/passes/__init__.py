@@ -21,6 +21,8 @@ from compiler.diagnostics import SpecError, error
 from compiler.ir import Job
 from compiler.oracles import Fact, Oracle
 from compiler.passes.normalize import Normalize
+from compiler.passes.resolve_content import ResolveContent
+from compiler.passes.resolve_images import ResolveImages
 
 
 class Pass(Protocol):
@@ -36,7 +38,7 @@ PARSE = "parse"
 PARSE_VERSION = 1
 """The parse step is the front-end; it records document CID → original CID."""
 
-PIPELINE: tuple[type[Pass], ...] = (Normalize,)
+PIPELINE: tuple[type[Pass], ...] = (Normalize, ResolveImages, ResolveContent)
 """Every pass after parse, in order (DESIGN §5); later issues add theirs here."""
 
 PASSES: dict[str, type[Pass]] = {p.name: p for p in PIPELINE}
@@ -46,6 +48,18 @@ PASSES: dict[str, type[Pass]] = {p.name: p for p in PIPELINE}
 def default_pipeline() -> tuple[Pass, ...]:
     """One instance of every pass, with default options (passes are immutable: shared)."""
     return tuple(p() for p in PIPELINE)
+
+
+def configure(
+    passes: tuple[Pass, ...] | None, name: str, options: dict[str, Any]
+) -> tuple[Pass, ...]:
+    """`passes` (None: the default pipeline) with the pass `name` given `options` (as
+    command-line flags do: `--require-pinned` sets resolve-images' `require_pinned`)."""
+    chosen = default_pipeline() if passes is None else passes
+    return tuple(
+        dataclasses.replace(p, **options) if p.name == name else p  # type: ignore[type-var]
+        for p in chosen
+    )
 
 
 _ITEM = re.compile(r"\s*([a-z][a-z0-9-]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
