@@ -363,6 +363,12 @@ def test_a_custom_size_limit() -> None:
     [
         ("deep.yaml", "[" * 100_000 + "]" * 100_000, 1, 65),
         ("deep.yaml", "a: " + "{a: " * 100_000 + "}" * 100_000, 1, 4 + 4 * 63),
+        (
+            "deep.yaml",
+            "# [[[[ {{\nk: '[[[' # ]]\nv: [\"[\", " + "[" * 5_000 + "]" * 5_001,
+            3,
+            10 + 63,  # `v: ["[", ` then the 64th bracket of the run
+        ),
         ("deep.yaml", "".join("  " * i + "-\n" for i in range(100)), 65, 129),
         ("deep.yaml", "".join(" " * i + "a:\n" for i in range(100)), 65, 65),
         ("deep.json", "[" * 100_000 + "]" * 100_000, 1, 65),
@@ -372,6 +378,7 @@ def test_a_custom_size_limit() -> None:
     ids=[
         "yaml-flow",
         "yaml-flow-maps",
+        "yaml-flow-after-quotes-and-comments",
         "yaml-block-lists",
         "yaml-block-maps",
         "json-lists",

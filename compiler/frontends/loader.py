@@ -486,6 +486,50 @@ def _json_depth_violation(text: str, max_depth: int) -> int | None:
     return None
 
 
+def _yaml_flow_depth_violation(text: str, max_depth: int) -> int | None:
+    """The offset where YAML flow nesting (`[`, `{`) first exceeds `max_depth`, if it does.
+
+    Only used to place the error when libyaml's own nesting limit stopped it: quoted
+    scalars and comments are skipped; a bracket counts inside a flow collection, or in
+    block context where a value can start (after `: `, `- `, or at a line's start).
+    """
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'" and (depth > 0 or _value_can_start(text, i)):
+            end = i + 1
+            while end < n:
+                if text[end] == ch:
+                    if ch == "'" and text[end + 1 : end + 2] == "'":
+                        end += 2
+                        continue
+                    break
+                end += 2 if ch == '"' and text[end] == "\\" else 1
+            i = end + 1
+            continue
+        if ch == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            newline = text.find("\n", i)
+            i = n if newline < 0 else newline
+            continue
+        if ch in "[{" and (depth > 0 or _value_can_start(text, i)):
+            depth += 1
+            if depth > max_depth:
+                return i
+        elif ch in "]}" and depth > 0:
+            depth -= 1
+        i += 1
+    return None
+
+
+def _value_can_start(text: str, i: int) -> bool:
+    """Whether a block-context value may start at offset `i`."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    return j < 0 or text[j] == "\n" or (text[j] in ":-?" and j + 1 < i)
+
+
 def _too_deep(name: str, text: str, offset: int, limits: Limits) -> Diagnostic:
     return error(
         f"nesting is deeper than the limit of {limits.max_depth} levels",
@@ -747,6 +791,14 @@ def _load_yaml(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if "maximum nesting depth" in problem:
+            # libyaml >= 0.2.6 (PyYAML 6.0.4) has a nesting limit of its own (far above
+            # ours) that its scanner can reach while looking ahead through flow
+            # collections, before the parser hands us the event past our limit.
+            at = _yaml_flow_depth_violation(text, limits.max_depth)
+            if at is None and mark is not None:
+                at = mark.index
+            raise SpecError(_too_deep(name, text, at or 0, limits)) from None
         span = Span(name, mark.line + 1, mark.column + 1, mark.index) if mark else Span(name, 1, 1)
         hint = "check the indentation and quoting near the caret"
         context, problem_mark = exc.context_mark, exc.problem_mark
