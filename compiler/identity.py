@@ -371,6 +371,37 @@ def verify_block(link: Link, block: bytes) -> bool:
     return raw[2:4] == b"\x12\x20" and raw[4:] == hashlib.sha256(block).digest()
 
 
+def decode_value(block: bytes) -> Value:
+    """Read a strict DAG-CBOR block back into an IR value (links as `Link`, bytes as bytes).
+
+    Decoded with the `dag-cbor` package, which keeps links and byte strings apart (libipld
+    does not: DESIGN §3). Raises IdentityError when the block is not strict DAG-CBOR or
+    holds a float (identity has none).
+    """
+    import dag_cbor
+    from multiformats import CID
+
+    try:
+        tree = dag_cbor.decode(block)
+    except Exception as exc:  # the decoder raises several error types
+        raise IdentityError(f"not a strict DAG-CBOR block: {exc}") from None
+
+    def convert(v: Any) -> Value:
+        if isinstance(v, CID):
+            return Link(bytes(v))
+        if isinstance(v, dict):
+            return FrozenMap({k: convert(x) for k, x in v.items()})
+        if isinstance(v, list):
+            return tuple(convert(x) for x in v)
+        if isinstance(v, float):
+            raise IdentityError(f"a float ({v!r}) cannot be part of an identity")
+        if v is None or isinstance(v, bool | int | str | bytes):
+            return v
+        raise IdentityError(f"not an IR value: {type(v).__name__}")
+
+    return convert(tree)
+
+
 # --- DAG-JSON -----------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """The store (DESIGN §8): blocks by CID, and caches with expiry, behind one interface.
 
 SQLite is the embedded default (`store.sqlite` in the data dir, WAL mode); the
-PostgreSQL backend and the chain index, receipts and queries come with issue 6 and
-implement this same `Store` protocol.
+PostgreSQL backend, the chain index and the queries come with issue 6 and implement
+this same `Store` protocol. Receipts (DESIGN §6) are blocks indexed by the job they ran.
 
 Caches are namespaced key → JSON value maps with an optional expiry: the image
 resolution cache (`image`), the file-hash cache (`content-file`), lowering memos. A
@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from compiler.ir import Link
+
+if TYPE_CHECKING:
+    from compiler.runtime.receipts import Receipt
 
 
 class Store(Protocol):
@@ -37,6 +40,15 @@ class Store(Protocol):
 
     def blocks(self) -> Iterator[Link]:
         """Every stored block's CID."""
+        ...
+
+    def put_receipt(self, receipt: Receipt) -> Link:
+        """Store a signed receipt (its block, and the index by job); returns its CID.
+        Raises ReceiptError if its signature does not verify: nothing is stored then."""
+        ...
+
+    def receipts(self, job: Link) -> list[Receipt]:
+        """Every stored receipt of `job`, oldest first."""
         ...
 
     def cache_get(self, namespace: str, key: str, *, now: float | None = None) -> Any | None:

@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.ir import Link
+
+if TYPE_CHECKING:
+    from compiler.runtime.receipts import Receipt
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -31,6 +34,15 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL,
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE receipts (
+        cid  BLOB PRIMARY KEY,
+        job  BLOB NOT NULL,
+        node TEXT NOT NULL,
+        seq  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX receipts_by_job ON receipts (job, seq);
     """,
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append only."""
@@ -120,6 +132,34 @@ class SQLiteStore:
     def blocks(self) -> Iterator[Link]:
         for (raw,) in self._db().execute("SELECT cid FROM blocks ORDER BY cid"):
             yield Link(bytes(raw))
+
+    # --- receipts -----------------------------------------------------------------------
+
+    def put_receipt(self, receipt: Receipt) -> Link:
+        receipt.verify()
+        block = receipt.encode()
+        from compiler.identity import cid_of_block
+
+        cid = cid_of_block(block)
+        with self.transaction():
+            db = self._db()
+            self.put_block(cid, block)
+            db.execute(
+                "INSERT OR IGNORE INTO receipts (cid, job, node, seq)"
+                " SELECT ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM receipts",
+                (cid.raw, receipt.job.raw, receipt.node),
+            )
+        return cid
+
+    def receipts(self, job: Link) -> list[Receipt]:
+        from compiler.runtime.receipts import Receipt
+
+        rows = self._db().execute(
+            "SELECT b.data FROM receipts r JOIN blocks b ON b.cid = r.cid"
+            " WHERE r.job = ? ORDER BY r.seq",
+            (job.raw,),
+        )
+        return [Receipt.decode(bytes(data)) for (data,) in rows]
 
     # --- caches -------------------------------------------------------------------------
 
