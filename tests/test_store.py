@@ -106,3 +106,15 @@ def test_threads_get_their_own_connections(store: Store) -> None:
 def test_postgres_is_not_there_yet(tmp_path: Path) -> None:
     with pytest.raises(NotImplementedError):
         open_store("postgresql://localhost/jobc")
+
+
+def test_aliases_map_foreign_names_to_jobs(store: Store) -> None:
+    job = cid_of_raw(b"job")
+    other = cid_of_raw(b"other")
+    store.put_alias("homestar", "bafyrmi-instruction", job)
+    store.put_alias("bacalhau", "j-123", job)
+    store.put_alias("bacalhau", "j-123", other)  # a name keeps its first meaning
+    assert store.alias("bacalhau", "j-123") == job
+    assert store.alias("bacalhau", "j-999") is None
+    assert store.aliases(job) == [("bacalhau", "j-123"), ("homestar", "bafyrmi-instruction")]
+    assert store.aliases(other) == []

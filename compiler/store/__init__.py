@@ -2,7 +2,8 @@
 
 SQLite is the embedded default (`store.sqlite` in the data dir, WAL mode); the
 PostgreSQL backend, the chain index and the queries come with issue 6 and implement
-this same `Store` protocol. Receipts (DESIGN §6) are blocks indexed by the job they ran.
+this same `Store` protocol. Receipts (DESIGN §6) are blocks indexed by the job they ran;
+aliases map foreign identifiers (a Bacalhau job ID, a Homestar instruction CID) to jobs.
 
 Caches are namespaced key → JSON value maps with an optional expiry: the image
 resolution cache (`image`), the file-hash cache (`content-file`), lowering memos. A
@@ -49,6 +50,19 @@ class Store(Protocol):
 
     def receipts(self, job: Link) -> list[Receipt]:
         """Every stored receipt of `job`, oldest first."""
+        ...
+
+    def put_alias(self, namespace: str, name: str, cid: Link) -> None:
+        """Record that `name` in a foreign `namespace` (a network's job ID, a Homestar
+        instruction CID) means the job `cid`. A name keeps its first meaning."""
+        ...
+
+    def alias(self, namespace: str, name: str) -> Link | None:
+        """The job a foreign name means, or None."""
+        ...
+
+    def aliases(self, cid: Link) -> list[tuple[str, str]]:
+        """Every (namespace, name) that means `cid`, sorted."""
         ...
 
     def cache_get(self, namespace: str, key: str, *, now: float | None = None) -> Any | None:

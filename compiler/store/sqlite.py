@@ -43,6 +43,13 @@ MIGRATIONS: tuple[str, ...] = (
         seq  INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX receipts_by_job ON receipts (job, seq);
+    CREATE TABLE aliases (
+        namespace TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        job       BLOB NOT NULL,
+        PRIMARY KEY (namespace, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX aliases_by_job ON aliases (job);
     """,
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append only."""
@@ -160,6 +167,29 @@ class SQLiteStore:
             (job.raw,),
         )
         return [Receipt.decode(bytes(data)) for (data,) in rows]
+
+    # --- aliases ------------------------------------------------------------------------
+
+    def put_alias(self, namespace: str, name: str, cid: Link) -> None:
+        self._db().execute(
+            "INSERT OR IGNORE INTO aliases (namespace, name, job) VALUES (?, ?, ?)",
+            (namespace, name, cid.raw),
+        )
+
+    def alias(self, namespace: str, name: str) -> Link | None:
+        row = (
+            self._db()
+            .execute("SELECT job FROM aliases WHERE namespace = ? AND name = ?", (namespace, name))
+            .fetchone()
+        )
+        return Link(bytes(row[0])) if row else None
+
+    def aliases(self, cid: Link) -> list[tuple[str, str]]:
+        rows = self._db().execute(
+            "SELECT namespace, name FROM aliases WHERE job = ? ORDER BY namespace, name",
+            (cid.raw,),
+        )
+        return [(str(ns), str(name)) for ns, name in rows]
 
     # --- caches -------------------------------------------------------------------------
 
