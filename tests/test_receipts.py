@@ -165,3 +165,16 @@ def test_the_store_refuses_a_receipt_whose_signature_fails(tmp_path: Path) -> No
         assert not store.has_block(forged.cid)
     finally:
         store.close()
+
+
+def test_a_node_trusts_itself_and_the_nodes_it_lists(jobc_home: Path) -> None:
+    from compiler.runtime.receipts import trusted_nodes
+
+    me = NodeKey.load_or_create().node
+    assert trusted_nodes() == {me}
+    friend, given = NodeKey.generate().node, NodeKey.generate().node
+    (jobc_home / "trusted-nodes").write_text(f"# peers\n{friend}  # the lab's runner\n\n")
+    assert trusted_nodes([given]) == {me, friend, given}
+    (jobc_home / "trusted-nodes").write_text("not-a-key\n")
+    with pytest.raises(ReceiptError, match="not-a-key"):
+        trusted_nodes()

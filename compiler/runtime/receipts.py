@@ -13,12 +13,15 @@ multicodec `ed25519-pub` prefix and the 32 key bytes: a `did:key` without its sc
 RFC 3339 strings in UTC (identity has no floats).
 
 A node's key is made on first use and kept in the data dir (`node.key`, mode 0600).
+A node trusts its own receipts and those of the nodes listed in `trusted-nodes` in the
+data dir (one key per line, `#` comments): only trusted receipts are reused (memoization).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ RECEIPT_VERSION = 1
 _ED25519_PUB = b"\xed\x01"
 """The multicodec of an ed25519 public key, as a varint."""
 KEY_FILE = "node.key"
+TRUST_FILE = "trusted-nodes"
 _FIELDS = frozenset(
     ("receipt", "job", "outputs", "exit", "stdout", "stderr", "runner", "node", "meta", "sig")
 )
@@ -240,3 +244,24 @@ def _read_seed(path: Path) -> bytes:
     if len(seed) != 32:
         raise ReceiptError(f"{path} is not a node key (64 hex digits)")
     return seed
+
+
+def trusted_nodes(extra: Iterable[str] = ()) -> frozenset[str]:
+    """The nodes whose receipts this node reuses: itself, the keys listed in the data
+    dir's `trusted-nodes` file, and `extra`. Raises ReceiptError on a malformed key."""
+    from compiler.home import data_dir
+
+    nodes = {NodeKey.load_or_create().node}
+    listed: list[str] = list(extra)
+    try:
+        text = (data_dir() / TRUST_FILE).read_text()
+    except FileNotFoundError:
+        text = ""
+    for line in text.splitlines():
+        entry = line.partition("#")[0].strip()
+        if entry:
+            listed.append(entry)
+    for node in listed:
+        public_key_bytes(node)  # validates
+        nodes.add(node)
+    return frozenset(nodes)
