@@ -309,3 +309,88 @@ def test_wrapper_field_not_identity() -> None:
     assert c.cid == compile_data(HELLO).cid
     assert c.meta["bacalhau"]["request"] == {"Force": True, "Comment": "retry"}
     assert [d.severity for d in c.warnings if d.code == "unknown-field"] == [Severity.WARNING]
+
+
+# --- the legacy eras ---------------------------------------------------------------------
+
+ERA_OF = {
+    "job/docker-word-count": "bacalhau/job",
+    "job/wasm-entry-module-2023": "bacalhau/job-2023",
+    "v1beta2/docker-engine-spec": "bacalhau/v1beta2",
+    "v1beta2/docker-deprecated-engine": "bacalhau/v1beta2",
+    "v1beta2/wasm-entry-module": "bacalhau/v1beta2",
+    "v1beta1/docker-metadata-requester": "bacalhau/v1beta1",
+    "v1beta1/docker-status-2022-12": "bacalhau/v1beta1-2022-12",
+    "v1beta1/docker-flat-2022-11": "bacalhau/v1beta1-2022-11",
+    "v1beta1/wasm-context-module-2022-11": "bacalhau/v1beta1-2022-11",
+    "v1alpha1/docker-pascal": "bacalhau/v1alpha1",
+    "v1alpha1/docker-snake-2022": "bacalhau/v1alpha1-snake",
+    "v1alpha1/docker-snake-sharded": "bacalhau/v1alpha1-snake",
+}
+
+
+@pytest.mark.parametrize(("sample", "era"), ERA_OF.items())
+def test_era_detected(sample: str, era: str) -> None:
+    """Each era is told by its shape, and the parse record's fact says which."""
+    folder, stem = sample.split("/")
+    path = next(p for p in spec_files(CASES / folder) if p.stem == stem)
+    c = compile_file(path, CompileOptions(passes=()))
+    assert c.format == era
+    assert [dict(f) for f in c.chain[0].facts] == [{"format": era}]
+
+
+def test_word_count_in_every_era() -> None:
+    """The same word count written in the Job API, V1beta2 (deprecated engine fields),
+    V1beta1 of November 2022 and the snake_case format of 2022 is one job: one CID."""
+    samples = [
+        CASES / "job" / "docker-word-count.yaml",
+        CASES / "v1beta2" / "docker-deprecated-engine.json",
+        CASES / "v1beta1" / "docker-flat-2022-11.json",
+        CASES / "v1alpha1" / "docker-snake-2022.yaml",
+    ]
+    compiled = [compile_file(p, OFFLINE) for p in samples]
+    assert len({c.cid for c in compiled}) == 1
+    assert len({c.format for c in compiled}) == 4
+    assert compiled[0].cid == compile_data(JOBSPEC_WORD_COUNT).cid
+    # How to run, in one vocabulary whatever the era:
+    assert {c.execution.get("timeout") for c in compiled} == {"10m", None}
+    assert {json.dumps(c.execution.get("resources"), sort_keys=True) for c in compiled[1:]} == {
+        json.dumps({"cpu": "500m", "memory": "512Mb", "disk": "1Gb", "gpu": ""}, sort_keys=True)
+    }
+
+
+def test_wasm_module_in_every_era() -> None:
+    """A WASM module given as `EntryModule` in V1beta2, as an input source in the 2023 Job
+    API, and by path in the 2025 one: the same task."""
+    v1beta2 = compile_file(CASES / "v1beta2" / "wasm-entry-module.yaml", OFFLINE)
+    job2023 = compile_file(CASES / "job" / "wasm-entry-module-2023.yaml", OFFLINE)
+    assert v1beta2.cid == job2023.cid
+    context = compile_file(CASES / "v1beta1" / "wasm-context-module-2022-11.yaml", OFFLINE)
+    assert context.job.task == v1beta2.job.task.__class__(
+        module=v1beta2.job.task.module,  # type: ignore[union-attr]
+        args=("/inputs/numbers.txt",),
+        env=v1beta2.job.task.env,  # type: ignore[union-attr]
+    )
+
+
+def test_sharding_is_identity() -> None:
+    """A glob pattern splits the inputs among executions: it changes what each computes."""
+    data = json.loads((CASES / "v1alpha1" / "docker-snake-sharded.json").read_text())
+    sharded = compile_bytes(json.dumps(data).encode(), "job.json", OFFLINE)
+    assert "Sharding" in sharded.job.x
+    del data["spec"]["sharding"]["glob_pattern"]
+    unsharded = compile_bytes(json.dumps(data).encode(), "job.json", OFFLINE)
+    assert "Sharding" not in unsharded.job.x
+    assert unsharded.cid != sharded.cid
+
+
+def test_legacy_wrapper_and_null_fields() -> None:
+    """`Job:` around a V1beta2 job, and null or empty fields as Bacalhau wrote them."""
+    data = json.loads((CASES / "v1beta2" / "docker-deprecated-engine.json").read_text())
+    bare = compile_bytes(json.dumps(data).encode(), "job.json", OFFLINE)
+    data["Spec"]["Wasm"] = None
+    data["Spec"]["Language"] = {}
+    data["Spec"]["Inputs"][0]["URL"] = ""
+    wrapped = compile_bytes(json.dumps({"Job": data}).encode(), "job.json", OFFLINE)
+    assert wrapped.cid == bare.cid
+    assert not wrapped.warnings or all(d.code == "unpinned" for d in wrapped.warnings)

@@ -94,6 +94,28 @@ def parse_document(doc: SourceDocument, options: Options = Options()) -> Parsed:
                 code="unknown-format",
             )
         )
+    from compiler.frontends import bacalhau
+
+    if bacalhau.looks_bacalhau(tree):
+        era, unfit = bacalhau.closest_era(tree)
+        hint = f"by its fields it is closest to `{era}`"
+        if era == "bacalhau/job":
+            hint += "; a Job API job has `Tasks: [{Name, Engine: {Type, Params}}]`"
+        elif era.endswith("-snake"):
+            hint += "; say `apiVersion: v1alpha1`"
+        else:
+            version = era.split("/")[1].split("-")[0].replace("v1", "V1")
+            hint += f"; say which version with `APIVersion: {version}`"
+        if unfit:
+            hint += f"; fields that fit no field of it: {', '.join(unfit)}"
+        raise SpecError(
+            error(
+                "this looks like a Bacalhau job, but of no era jobc reads",
+                span=doc.span(""),
+                hint=hint,
+                code="unknown-format",
+            )
+        )
     known = ", ".join(name for name, _, _ in FRONTENDS)
     raise SpecError(
         error(

@@ -60,10 +60,11 @@ class BacalhauReader(Reader):
     # -- what the document says beyond what jobc knows
 
     def keep_unknown(self, fields: Fields, prefix: str, expected: tuple[str, ...] = ()) -> None:
-        """Keep every field of `fields` not read under `x`, with a warning (an error under
-        --strict): unknown fields may change what a job computes. `expected` names the
-        fields the map may have, for a "did you mean" hint."""
-        for key, value in fields.unread().items():
+        """Keep every field of `fields` that is not read and not in `expected` under `x`,
+        with a warning (an error under --strict): unknown fields may change what a job
+        computes. A field in `expected` that was not read belongs to another variant of
+        the map (a `URL` on an IPFS storage spec) and is ignored, as Bacalhau ignores it."""
+        for key, value in fields.unread(expected).items():
             pointer = child(fields.pointer, key)
             near = _closest(key, list(expected))
             hint = (
@@ -91,6 +92,13 @@ class BacalhauReader(Reader):
         self.x[key] = self.generic(value, pointer)
         self.x_pointers[key] = pointer
         self.locations[f"/x/{key}"] = pointer
+
+    def keep_as_is(self, fields: Fields, name: str, into: dict[str, Any]) -> None:
+        """Put field `name` of `fields`, if given, into `into` as written (under its key
+        as written): fields jobc carries along without reading (server fields)."""
+        key = fields.key(name)
+        if key is not None and fields.has(name):
+            into[key] = self.as_written(fields.get(name), fields.at(name), key)
 
     def as_written(self, value: Any, pointer: str, what: str) -> Any:
         """A value kept beside identity as written (execution, meta): JSON must carry it."""

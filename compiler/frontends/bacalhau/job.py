@@ -125,10 +125,9 @@ class _JobReader(BacalhauReader):
             job = top
         else:
             job = top.sub("Job")
-            request = {}
+            request: dict[str, Any] = {}
             for name in WRAPPER_FIELDS[1:]:
-                if top.has(name):
-                    request[top.key(name)] = self.as_written(top.get(name), top.at(name), name)
+                self.keep_as_is(top, name, request)
             for key, value in top.unread().items():
                 self.warn(
                     child("", key),
@@ -157,10 +156,7 @@ class _JobReader(BacalhauReader):
                 self.execution[option] = self.integer(job, name)
         self.constraints(job, "Constraints")
         for name in SERVER_FIELDS:
-            if job.has(name):
-                key = job.key(name)
-                assert key is not None
-                self.bacalhau[key] = self.as_written(job.get(name), job.at(name), name)
+            self.keep_as_is(job, name, self.bacalhau)
 
         tasks = [(p, item, label) for p, item, label in job.items("Tasks")]
         if not tasks:
