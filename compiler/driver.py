@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from compiler import identity
 from compiler.diagnostics import Diagnostic, Severity, Span, SpecError
 from compiler.frontends import Options as FrontendOptions
-from compiler.frontends import Parsed, parse_document
+from compiler.frontends import Parsed, ParsedWorkflow, parse_document
 from compiler.frontends.loader import DEFAULT_LIMITS, Limits, SourceDocument, Syntax, load
-from compiler.ir import Job, Link, unpinned
+from compiler.ir import FrozenMap, Job, Link, unpinned
 from compiler.oracles import Fact, Oracle, fact
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.records import Record
@@ -94,15 +94,59 @@ class Compiled:
         return [d for d in self.diagnostics if d.severity is Severity.WARNING]
 
 
+@dataclass(frozen=True)
+class CompiledWorkflow:
+    """A compiled workflow: every job compiled (each its own chain), in topological
+    order, and the workflow's CID, a map of job names to job CIDs (DESIGN §7)."""
+
+    name: str
+    document: Link
+    format: str
+    jobs: tuple[tuple[str, Compiled], ...]
+    meta: dict[str, Any]
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def cid(self) -> Link:
+        """The workflow CID: job names → final job CIDs."""
+        return identity.workflow_cid({name: c.cid for name, c in self.jobs})
+
+    @property
+    def original(self) -> Link:
+        """The workflow CID of the original jobs (right after parsing)."""
+        return identity.workflow_cid({name: c.original for name, c in self.jobs})
+
+    @property
+    def pinned(self) -> bool:
+        """Whether every job is pinned."""
+        return all(c.pinned for _, c in self.jobs)
+
+    def job(self, name: str) -> Compiled:
+        """The compiled job named `name`."""
+        return dict(self.jobs)[name]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The warnings found on the way, in every job."""
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+
 def compile_file(
     path: str | Path, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
 ) -> Compiled:
-    """Compile a spec file (`-` reads standard input)."""
+    """Compile a spec file of one job (`-` reads standard input)."""
+    return _single(compile_any_file(path, options, oracle))
+
+
+def compile_any_file(
+    path: str | Path, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
+) -> Compiled | CompiledWorkflow:
+    """Compile a spec file: one job, or a workflow (`-` reads standard input)."""
     import sys
     from pathlib import Path
 
     if str(path) == "-":
-        return compile_bytes(sys.stdin.buffer.read(), "<stdin>", options, oracle)
+        return compile_document(sys.stdin.buffer.read(), "<stdin>", options, oracle)
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -113,17 +157,43 @@ def compile_file(
         raise SpecError(
             error(f"cannot read {path}: {reason}", span=Span(str(path), 1, 1), code="io")
         ) from None
-    return compile_bytes(raw, str(path), options, oracle)
+    return compile_document(raw, str(path), options, oracle)
 
 
 def compile_bytes(
     raw: bytes, name: str, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
 ) -> Compiled:
-    """Compile a document given as bytes; raises SpecError with every diagnostic found."""
+    """Compile a document of one job given as bytes; raises SpecError with every
+    diagnostic found (and for a workflow document: `compile_document` takes those)."""
+    return _single(compile_document(raw, name, options, oracle))
+
+
+def _single(compiled: Compiled | CompiledWorkflow) -> Compiled:
+    if isinstance(compiled, Compiled):
+        return compiled
+    from compiler.diagnostics import error
+
+    names = ", ".join(name for name, _ in compiled.jobs)
+    raise SpecError(
+        error(
+            f"{compiled.name} is a workflow of {len(compiled.jobs)} jobs ({names}), not one job",
+            span=Span(compiled.name, 1, 1),
+            hint="compile it with `jobc compile` (or `compile_document`), which gives "
+            "every job and the workflow's CID",
+            code="workflow",
+        )
+    )
+
+
+def compile_document(
+    raw: bytes, name: str, options: CompileOptions = CompileOptions(), oracle: Oracle | None = None
+) -> Compiled | CompiledWorkflow:
+    """Compile a document given as bytes: one job, or every job of a workflow in
+    topological order; raises SpecError with every diagnostic found."""
     doc = load(name, raw, limits=options.limits, syntax=options.syntax)
     parsed = parse_document(doc, _frontend_options(options.strict))
     if oracle is not None:
-        return run_passes(doc, parsed, options, oracle)
+        return _run(doc, parsed, options, oracle)
     from compiler.oracles.live import LiveContext, LiveOracle
 
     def context() -> LiveContext:
@@ -140,9 +210,69 @@ def compile_bytes(
 
     live = LiveOracle(context)
     try:
-        return run_passes(doc, parsed, options, live)
+        return _run(doc, parsed, options, live)
     finally:
         live.close()
+
+
+def _run(
+    doc: SourceDocument, parsed: Parsed | ParsedWorkflow, options: CompileOptions, oracle: Oracle
+) -> Compiled | CompiledWorkflow:
+    if isinstance(parsed, Parsed):
+        return run_passes(doc, parsed, options, oracle)
+    return run_workflow(doc, parsed, options, oracle)
+
+
+def run_workflow(
+    doc: SourceDocument, parsed: ParsedWorkflow, options: CompileOptions, oracle: Oracle
+) -> CompiledWorkflow:
+    """Compile every job of a workflow, upstream first. The oracle answers `workflow`
+    questions (link-workflow's) from the jobs compiled so far; each job gets its own
+    diagnostics and sources."""
+    from compiler.frontends.jobspec2 import output_path
+    from compiler.oracles import OracleUnavailable
+
+    done: dict[str, Compiled] = {}
+    jobs = dict(parsed.jobs)
+
+    def answer(question: Fact) -> Fact:
+        name = question.get("job")
+        upstream = done.get(name) if isinstance(name, str) else None
+        if upstream is None or not isinstance(name, str):
+            raise OracleUnavailable(f"no compiled job {name!r} in this workflow")
+        if "output" not in question:
+            return FrozenMap({"cid": upstream.cid})
+        output = question.get("output")
+        path = output_path(jobs[name], output) if isinstance(output, str) else None
+        if path is None:
+            raise OracleUnavailable(f"job {name!r} has no output {output!r}")
+        return FrozenMap({"cid": upstream.cid, "path": path})
+
+    previous = oracle.handlers.get("workflow")
+    oracle.handlers["workflow"] = answer
+    diagnostics: list[Diagnostic] = list(parsed.diagnostics)
+    try:
+        for name, job in parsed.jobs:
+            oracle.diagnostics, oracle.sources = [], {}
+            try:
+                compiled = run_passes(doc, job, options, oracle)
+            except SpecError as exc:  # with the warnings of the jobs before it
+                raise SpecError([*diagnostics, *exc.diagnostics]) from None
+            done[name] = compiled
+            diagnostics.extend(compiled.diagnostics)
+    finally:
+        if previous is None:
+            oracle.handlers.pop("workflow", None)
+        else:
+            oracle.handlers["workflow"] = previous
+    return CompiledWorkflow(
+        name=doc.name,
+        document=identity.cid_of_raw(doc.raw),
+        format=parsed.format,
+        jobs=tuple((name, done[name]) for name, _ in parsed.jobs),
+        meta=parsed.meta,
+        diagnostics=tuple(diagnostics),
+    )
 
 
 def run_passes(
@@ -158,7 +288,8 @@ def run_passes(
 
         raise SpecError(error(str(exc), span=doc.span(""), code="identity")) from None
     document_cid = identity.cid_of_raw(doc.raw)
-    chain = [Record(PARSE, PARSE_VERSION, document_cid, current, _parse_facts(parsed.format))]
+    parse_facts = _parse_facts(parsed.format, parsed.job_name)
+    chain = [Record(PARSE, PARSE_VERSION, document_cid, current, parse_facts)]
     job_map = original_map
     passes = options.passes if options.passes is not None else default_pipeline()
     for pass_ in passes:
@@ -206,9 +337,10 @@ def _frontend_options(strict: bool) -> FrontendOptions:
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_facts(format: str) -> tuple[Fact, ...]:
-    """The parse record's facts: one, so already in `Record.make`'s canonical order."""
-    return (fact({"format": format}, {}),)
+def _parse_facts(format: str, job: str = "") -> tuple[Fact, ...]:
+    """The parse record's facts: one, so already in `Record.make`'s canonical order. A
+    job of a workflow document also names the job (the document holds several)."""
+    return (fact({"format": format, "job": job} if job else {"format": format}, {}),)
 
 
 def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
@@ -234,7 +366,7 @@ def _located_within(pointer: str, parsed: Parsed) -> str:
     """
     head, _, tail = pointer.rpartition("/")
     if not head:
-        return pointer
+        return parsed.base + pointer
     found = parsed.locations.get(head)
     if found is None and head.startswith("/inputs/"):
         from compiler.passes.normalize import clean_path
@@ -244,4 +376,4 @@ def _located_within(pointer: str, parsed: Parsed) -> str:
             if key.startswith("/inputs/") and clean_path(key[len("/inputs/") :]) == target:
                 found = place
                 break
-    return f"{found}/{tail}" if found is not None else pointer
+    return f"{found}/{tail}" if found is not None else parsed.base + pointer

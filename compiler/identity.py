@@ -363,6 +363,11 @@ def map_cid(fields: Mapping[str, Value]) -> Link:
     return cid_of_block(_encode_tree(build))
 
 
+def workflow_cid(jobs: Mapping[str, Link]) -> Link:
+    """The CID of a workflow: a map of its job names to their job CIDs (DESIGN §7)."""
+    return map_cid(jobs)
+
+
 def verify_block(link: Link, block: bytes) -> bool:
     """Whether `block` hashes to `link` (sha2-256 CIDs only)."""
     raw = link.raw

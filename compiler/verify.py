@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from compiler import identity
-from compiler.emitters.compiled import CompiledDocument
+from compiler.emitters.compiled import CompiledDocument, CompiledWorkflowDocument
+from compiler.ir import Link
 from compiler.passes import PARSE
 from compiler.records import Check, replay
 
@@ -72,9 +73,75 @@ def verify_document(
     return checks
 
 
+def verify_workflow_document(
+    doc: CompiledWorkflowDocument, spec: bytes | None = None, spec_name: str = ""
+) -> list[Check]:
+    """Every check of a compiled workflow: each job's (as `verify_document`), then that
+    the workflow map lists those jobs' CIDs and hashes to the workflow CID."""
+    from compiler.diagnostics import SpecError
+    from compiler.driver import CompiledWorkflow, CompileOptions, compile_document
+
+    checks: list[Check] = []
+    found: dict[str, Link] = {}
+    again: CompiledWorkflow | None = None
+    if spec is not None:
+        got = identity.cid_of_raw(spec)
+        checks.append(
+            Check(
+                got == doc.document_cid,
+                f"{spec_name} is the document {doc.document_cid}",
+                "" if got == doc.document_cid else f"its bytes hash to {got}",
+            )
+        )
+        try:
+            parsed = compile_document(spec, spec_name, CompileOptions(passes=()))
+        except SpecError as exc:
+            return [*checks, Check(False, f"re-parse {spec_name}", str(exc))]
+        again = parsed if isinstance(parsed, CompiledWorkflow) else None
+    for job in doc.jobs:
+        name = _job_name(job)
+        found[name] = job.cid
+        checks.extend(Check(c.ok, f"{name}: {c.what}", c.detail) for c in verify_document(job))
+        if again is not None:
+            original = dict(again.jobs).get(name)
+            ok = original is not None and original.original == job.original
+            checks.append(
+                Check(
+                    ok,
+                    f"{name}: re-parsing {spec_name} gives the original CID",
+                    "" if ok else "it does not",
+                )
+            )
+    checks.append(
+        Check(
+            found == doc.workflow,
+            "the workflow lists its jobs' final CIDs",
+            "" if found == doc.workflow else "the map and the jobs disagree",
+        )
+    )
+    got = identity.workflow_cid(doc.workflow)
+    checks.append(
+        Check(
+            got == doc.cid,
+            f"the workflow hashes to {doc.cid}",
+            "" if got == doc.cid else f"it hashes to {got}",
+        )
+    )
+    return checks
+
+
+def _job_name(doc: CompiledDocument) -> str:
+    """A workflow job's name, from its parse record's fact."""
+    for fact in doc.chain[0].facts if doc.chain else ():
+        name = fact.get("job")
+        if isinstance(name, str):
+            return name
+    return str(doc.raw.get("meta", {}).get("name", ""))
+
+
 def _check_spec(doc: CompiledDocument, spec: bytes, name: str) -> list[Check]:
     from compiler.diagnostics import SpecError
-    from compiler.driver import CompileOptions, compile_bytes
+    from compiler.driver import CompiledWorkflow, CompileOptions, compile_document
 
     out: list[Check] = []
     got = identity.cid_of_raw(spec)
@@ -86,9 +153,16 @@ def _check_spec(doc: CompiledDocument, spec: bytes, name: str) -> list[Check]:
         )
     )
     try:
-        again = compile_bytes(spec, name, CompileOptions(passes=()))
+        parsed = compile_document(spec, name, CompileOptions(passes=()))
     except SpecError as exc:
         return [*out, Check(False, f"re-parse {name}", str(exc))]
+    if isinstance(parsed, CompiledWorkflow):
+        job = _job_name(doc)
+        if job not in dict(parsed.jobs):
+            return [*out, Check(False, f"re-parse {name}", f"it has no job {job!r}")]
+        again = parsed.job(job)
+    else:
+        again = parsed
     out.append(
         Check(
             again.original == doc.original,

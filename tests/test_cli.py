@@ -334,7 +334,7 @@ def test_internal_error_is_one_line_and_exit_70(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(compiler.driver, "compile_bytes", boom)
+    monkeypatch.setattr(compiler.driver, "compile_document", boom)
     monkeypatch.delenv("JOBC_DEBUG", raising=False)
     result = CliRunner().invoke(main, ["cid", str(spec)])
     assert result.exit_code == EXIT_INTERNAL

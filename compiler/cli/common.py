@@ -19,7 +19,7 @@ import click
 
 if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
-    from compiler.driver import Compiled, CompileOptions
+    from compiler.driver import Compiled, CompiledWorkflow, CompileOptions
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -72,16 +72,17 @@ def read_input(path: str) -> tuple[str, bytes]:
 
 def compile_each(
     files: tuple[str, ...], options: CompileOptions, reporter: Reporter
-) -> Iterator[tuple[str, Compiled | None]]:
-    """Compile every file, reporting diagnostics; yields (name, result or None on errors)."""
+) -> Iterator[tuple[str, Compiled | CompiledWorkflow | None]]:
+    """Compile every file (a job or a workflow), reporting diagnostics; yields (name,
+    result or None on errors)."""
     from compiler.diagnostics import SpecError
-    from compiler.driver import compile_bytes
+    from compiler.driver import compile_document
 
     for path in files:
         try:
             name, raw = read_input(path)
             reporter.remember(name, raw)
-            compiled = compile_bytes(raw, name, options)
+            compiled = compile_document(raw, name, options)
         except SpecError as exc:
             reporter.report(exc.diagnostics)
             yield path, None

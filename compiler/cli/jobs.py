@@ -87,7 +87,9 @@ def compile(
 def cid(
     files: tuple[str, ...], original: bool, strict: bool, passes: str | None, as_json: bool
 ) -> None:
-    """Print the final job CID of each spec."""
+    """Print the final job CID of each spec (of a workflow: its CID, then each job's)."""
+    from compiler.driver import CompiledWorkflow
+
     reporter = Reporter(as_json)
     rows: list[dict[str, Any]] = []
     failed = False
@@ -96,9 +98,19 @@ def cid(
             failed = True
             continue
         value = str(c.original if original else c.cid)
-        rows.append({"file": path, "cid": str(c.cid), "original": str(c.original)})
-        if not as_json:
+        row: dict[str, Any] = {"file": path, "cid": str(c.cid), "original": str(c.original)}
+        if isinstance(c, CompiledWorkflow):
+            # The workflow's CID, then each job's, named FILE#JOB.
+            row["jobs"] = {
+                name: {"cid": str(j.cid), "original": str(j.original)} for name, j in c.jobs
+            }
+            lines = [(value, path)]
+            lines += [(str(j.original if original else j.cid), f"{path}#{n}") for n, j in c.jobs]
+            if not as_json:
+                click.echo("\n".join(f"{v}  {p}" for v, p in lines))
+        elif not as_json:
             click.echo(value if len(files) == 1 else f"{value}  {path}")
+        rows.append(row)
     if as_json:
         click.echo(json.dumps({"results": rows, "diagnostics": reporter.collected}, indent=2))
     if failed:
@@ -136,24 +148,24 @@ def check(files: tuple[str, ...], strict: bool, passes: str | None, as_json: boo
 def explain(file: str, strict: bool, passes: str | None, as_json: bool) -> None:
     """Show the chain from the document to the final job, as a tree."""
     from compiler.emitters import explain as explainer
-    from compiler.emitters.compiled import NotCompiled, load_document, to_document
+    from compiler.emitters.compiled import NotCompiled, load_any_document, to_any_document
 
     name, raw = read_input(file)
     try:
-        doc = load_document(raw)
-        data = doc_data = doc.raw
+        data = load_any_document(raw).raw
+        from_spec = False
     except NotCompiled:
-        doc_data = None
+        from_spec = True
         reporter = Reporter(as_json)
         results = list(compile_each((file,), compile_options(strict, passes), reporter))
         compiled = results[0][1]
         if compiled is None:
             raise Failed from None
-        data = to_document(compiled)
+        data = to_any_document(compiled)
     if as_json:
-        click.echo(json.dumps(explainer.chain_json(data), indent=2))
+        click.echo(json.dumps(explainer.any_json(data), indent=2))
     else:
-        explainer.print_tree(data, name if data is not doc_data else "")
+        explainer.print_any(data, name if from_spec else "")
 
 
 @click.command()
@@ -167,17 +179,20 @@ def explain(file: str, strict: bool, passes: str | None, as_json: bool) -> None:
 @command
 def verify(compiled: str, spec: str | None, as_json: bool) -> None:
     """Replay a compiled document's chain from its facts and check every CID."""
-    from compiler.emitters.compiled import NotCompiled, load_document
-    from compiler.verify import verify_document
+    from compiler.emitters.compiled import CompiledDocument, NotCompiled, load_any_document
+    from compiler.verify import verify_document, verify_workflow_document
 
     name, raw = read_input(compiled)
     try:
-        doc = load_document(raw)
+        doc = load_any_document(raw)
     except NotCompiled as exc:
         click.echo(f"{name}: error: {exc}", err=True)
         raise Failed from None
     spec_raw = read_input(spec)[1] if spec else None
-    checks = verify_document(doc, spec_raw, spec or "")
+    if isinstance(doc, CompiledDocument):
+        checks = verify_document(doc, spec_raw, spec or "")
+    else:
+        checks = verify_workflow_document(doc, spec_raw, spec or "")
     ok = all(c.ok for c in checks)
     if as_json:
         click.echo(
@@ -216,6 +231,7 @@ def verify(compiled: str, spec: str | None, as_json: bool) -> None:
 def lock(files: tuple[str, ...], output: str, strict: bool, as_json: bool) -> None:
     """Resolve the images of specs and write their digests to a lock file, which
     `jobc compile --lock FILE` then uses without asking any registry."""
+    from compiler.driver import CompiledWorkflow
     from compiler.oracles.registry import lock_document
 
     reporter = Reporter(as_json)
@@ -225,9 +241,10 @@ def lock(files: tuple[str, ...], output: str, strict: bool, as_json: bool) -> No
         if c is None:
             failed = True
             continue
-        for record in c.chain:
-            if record.pass_name == "resolve-images":
-                facts.extend(record.facts)
+        for job in [j for _, j in c.jobs] if isinstance(c, CompiledWorkflow) else [c]:
+            for record in job.chain:
+                if record.pass_name == "resolve-images":
+                    facts.extend(record.facts)
     if as_json and reporter.collected:
         click.echo(json.dumps({"diagnostics": reporter.collected}, indent=2), err=True)
     if failed:

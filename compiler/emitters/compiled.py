@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from compiler import identity
-from compiler.driver import Compiled
+from compiler.driver import Compiled, CompiledWorkflow
 from compiler.ir import Job, Link
 from compiler.records import Record
 
@@ -42,9 +42,31 @@ def to_document(c: Compiled) -> dict[str, Any]:
     return doc
 
 
-def dumps(c: Compiled | list[Compiled], fmt: OutputFormat = "json") -> bytes:
+def to_workflow_document(w: CompiledWorkflow) -> dict[str, Any]:
+    """A compiled workflow: its CID, the map it hashes (job names → final job CIDs) and
+    every job's compiled document, upstream first."""
+    return {
+        "compiled": COMPILED_VERSION,
+        "cid": {"/": str(w.cid)},
+        "original": {"/": str(w.original)},
+        "document": {"format": w.format, "cid": {"/": str(w.document)}},
+        "workflow": {name: {"/": str(c.cid)} for name, c in w.jobs},
+        "pinned": w.pinned,
+        "meta": w.meta,
+        "jobs": [to_document(c) for _, c in w.jobs],
+    }
+
+
+def to_any_document(c: Compiled | CompiledWorkflow) -> dict[str, Any]:
+    """The compiled document of a job or of a workflow."""
+    return to_workflow_document(c) if isinstance(c, CompiledWorkflow) else to_document(c)
+
+
+def dumps(
+    c: Compiled | CompiledWorkflow | list[Compiled | CompiledWorkflow], fmt: OutputFormat = "json"
+) -> bytes:
     """Serialise one compiled document (or a list of them) in the chosen format."""
-    data: Any = [to_document(x) for x in c] if isinstance(c, list) else to_document(c)
+    data: Any = [to_any_document(x) for x in c] if isinstance(c, list) else to_any_document(c)
     if fmt == "json":
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
     if fmt == "dag-json":
@@ -98,17 +120,62 @@ def looks_compiled(data: Any) -> bool:
     return isinstance(data, dict) and "chain" in data and "cid" in data and "job" in data
 
 
-def load_document(raw: bytes) -> CompiledDocument:
-    """Read a compiled document (JSON/DAG-JSON, or DAG-CBOR); raises NotCompiled if it is not."""
-    data: Any
+def looks_workflow(data: Any) -> bool:
+    """Whether parsed data is a compiled workflow."""
+    return isinstance(data, dict) and "workflow" in data and "jobs" in data and "cid" in data
+
+
+@dataclass(frozen=True)
+class CompiledWorkflowDocument:
+    """A compiled workflow read back: its CID, its map and its jobs' documents."""
+
+    cid: Link
+    original: Link
+    document_format: str
+    document_cid: Link
+    workflow: dict[str, Link]
+    jobs: tuple[CompiledDocument, ...]
+    raw: dict[str, Any]
+
+
+def read_json_or_cbor(raw: bytes) -> Any:
+    """A compiled document's data, from JSON/DAG-JSON or DAG-CBOR bytes."""
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         if not raw or not 0xA0 <= raw[0] <= 0xBF:  # a DAG-CBOR document is a CBOR map
             raise NotCompiled(
                 "not a compiled job document (it is not JSON; a spec? compile it first)"
             ) from None
-        data = _from_dag_cbor(raw)
+        return _from_dag_cbor(raw)
+
+
+def load_any_document(raw: bytes) -> CompiledDocument | CompiledWorkflowDocument:
+    """Read a compiled job or workflow; raises NotCompiled if the bytes are neither."""
+    data = read_json_or_cbor(raw)
+    if not looks_workflow(data):
+        return _document(data)
+    try:
+        jobs = tuple(_document(j) for j in data["jobs"])
+        return CompiledWorkflowDocument(
+            cid=_link(data["cid"]),
+            original=_link(data["original"]),
+            document_format=str(data["document"]["format"]),
+            document_cid=_link(data["document"]["cid"]),
+            workflow={str(k): _link(v) for k, v in data["workflow"].items()},
+            jobs=jobs,
+            raw=data,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise NotCompiled(f"malformed compiled workflow: {exc}") from None
+
+
+def load_document(raw: bytes) -> CompiledDocument:
+    """Read a compiled document (JSON/DAG-JSON, or DAG-CBOR); raises NotCompiled if it is not."""
+    return _document(read_json_or_cbor(raw))
+
+
+def _document(data: Any) -> CompiledDocument:
     if not looks_compiled(data):
         raise NotCompiled("not a compiled job document (it has no cid, job and chain)")
     try:

@@ -34,6 +34,36 @@ def chain_json(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def any_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """`chain_json` of a job, or of every job of a workflow (with the workflow's CID)."""
+    if "workflow" not in doc:
+        return chain_json(doc)
+    return {
+        "workflow": _cid(doc["cid"]),
+        "original": _cid(doc["original"]),
+        "document": {"format": doc["document"]["format"], "cid": _cid(doc["document"]["cid"])},
+        "jobs": {name: _cid(cid) for name, cid in doc["workflow"].items()},
+        "chains": [chain_json(job) for job in doc["jobs"]],
+    }
+
+
+def print_any(doc: dict[str, Any], name: str) -> None:
+    """Print a job's chain, or a workflow's jobs and each one's chain."""
+    if "workflow" not in doc:
+        print_tree(doc, name)
+        return
+    from rich.console import Console
+
+    console = Console()
+    pinned = "[green]pinned[/]" if doc.get("pinned") else "[yellow]not pinned[/]"
+    console.print(f"[bold]{_cid(doc['cid'])}[/]  workflow ({pinned})")
+    for job_name, cid in doc["workflow"].items():
+        console.print(f"  {job_name}: {_cid(cid)}")
+    for job in doc["jobs"]:
+        job_name = job.get("meta", {}).get("name", "")
+        print_tree(job, f"{name}#{job_name}" if name else f"#{job_name}")
+
+
 def print_tree(doc: dict[str, Any], name: str) -> None:
     """Print the chain with rich, one level deeper per pass."""
     from rich.console import Console

@@ -32,6 +32,24 @@ class Parsed:
     """IR path (e.g. "/inputs//data") → JSON pointer in the document."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Warnings found while reading (errors raise SpecError instead)."""
+    job_name: str = ""
+    """The job's name in a workflow document ("" for a document of one job); the parse
+    record's fact says it, so the record names which job of the document it read."""
+    base: str = ""
+    """The JSON pointer of the job's map in the document ("" when the job is the whole
+    document): an IR path with no location of its own is looked up under it."""
+
+
+@dataclass(frozen=True)
+class ParsedWorkflow:
+    """What a front-end read from a workflow document: its jobs, in topological order
+    (every job after the jobs it reads from)."""
+
+    format: str
+    jobs: tuple[tuple[str, Parsed], ...]
+    meta: dict[str, Any]
+    """The workflow's name and labels (each job has its own meta)."""
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,13 +60,25 @@ class Options:
     """Unknown fields are errors instead of warnings."""
 
 
-Frontend = Callable[[SourceDocument, Options], Parsed]
+Frontend = Callable[[SourceDocument, Options], "Parsed | ParsedWorkflow"]
 
 
 def _jobspec1(doc: SourceDocument, options: Options) -> Parsed:
     from compiler.frontends.jobspec1 import parse
 
     return parse(doc, options)
+
+
+def _jobspec2(doc: SourceDocument, options: Options) -> ParsedWorkflow:
+    from compiler.frontends.jobspec2 import parse
+
+    return parse(doc, options)
+
+
+def _is_jobspec2(tree: Any) -> bool:
+    from compiler.frontends.jobspec2 import is_jobspec2
+
+    return is_jobspec2(tree)
 
 
 def _bacalhau(doc: SourceDocument, options: Options) -> Parsed:
@@ -65,13 +95,15 @@ def _is_bacalhau(tree: Any) -> bool:
 
 # (format, detector, parser): the first detector that matches wins.
 FRONTENDS: tuple[tuple[str, Callable[[Any], bool], Frontend], ...] = (
+    ("jobspec/2", _is_jobspec2, _jobspec2),
     ("jobspec/1", lambda t: isinstance(t, dict) and "jobspec" in t, _jobspec1),
     ("bacalhau", _is_bacalhau, _bacalhau),
 )
 
 
-def parse_document(doc: SourceDocument, options: Options = Options()) -> Parsed:
-    """Detect the document's format and read it with that front-end."""
+def parse_document(doc: SourceDocument, options: Options = Options()) -> Parsed | ParsedWorkflow:
+    """Detect the document's format and read it with that front-end: one job, or the
+    jobs of a workflow."""
     tree = doc.tree
     for _, detect, frontend in FRONTENDS:
         if detect(tree):

@@ -131,6 +131,9 @@ class _JobspecReader(Reader):
         self.x_pointers[key] = pointer
         self.locations[f"/x/{key}"] = pointer
 
+    top_fields: tuple[str, ...] = TOP_FIELDS
+    """The fields a job map may have (jobspec/2's jobs have others)."""
+
     def read(self) -> Parsed:
         doc = self.doc.tree
         version = doc.get("jobspec")
@@ -143,7 +146,11 @@ class _JobspecReader(Reader):
                 code="version",
             )
             raise SpecError(self.diagnostics)
-        self.keep_unknown(doc, "", TOP_FIELDS, "the job", "")
+        return self.read_job(doc)
+
+    def read_job(self, doc: dict[str, Any]) -> Parsed:
+        """Read one job's map (the whole document for jobspec/1)."""
+        self.keep_unknown(doc, "", self.top_fields, "the job", "")
         if "x" in doc:
             for key, value in self.mapping(doc["x"], "/x", "x").items():
                 self.add_x(key, value, child("/x", key))
@@ -169,14 +176,7 @@ class _JobspecReader(Reader):
         if output_names:
             meta["output_names"] = output_names
 
-        determinism: Determinism = default_determinism(task.engine)
-        if "deterministic" in doc:
-            determinism = (
-                "strict"
-                if self.boolean(doc["deterministic"], "/deterministic", "deterministic")
-                else "none"
-            )
-            self.locations["/determinism"] = "/deterministic"
+        determinism = self.determinism(doc, task)
 
         network = self.network(doc["network"]) if "network" in doc else None
         nonce = self.string(doc["nonce"], "/nonce", "nonce") if "nonce" in doc else ""
@@ -212,6 +212,14 @@ class _JobspecReader(Reader):
             locations=self.locations,
             diagnostics=tuple(self.diagnostics),
         )
+
+    def determinism(self, doc: dict[str, Any], task: Task) -> Determinism:
+        """`deterministic: true` is strict, `false` none; absent, the engine's default."""
+        if "deterministic" not in doc:
+            return default_determinism(task.engine)
+        self.locations["/determinism"] = "/deterministic"
+        strict = self.boolean(doc["deterministic"], "/deterministic", "deterministic")
+        return "strict" if strict else "none"
 
     # -- task
 
