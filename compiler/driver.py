@@ -190,8 +190,7 @@ def compile_document(
 ) -> Compiled | CompiledWorkflow:
     """Compile a document given as bytes: one job, or every job of a workflow in
     topological order; raises SpecError with every diagnostic found."""
-    doc = load(name, raw, limits=options.limits, syntax=options.syntax)
-    parsed = parse_document(doc, _frontend_options(options.strict))
+    doc, parsed = read_document(raw, name, options)
     if oracle is not None:
         return _run(doc, parsed, options, oracle)
     from compiler.oracles.live import LiveContext, LiveOracle
@@ -213,6 +212,25 @@ def compile_document(
         return _run(doc, parsed, options, live)
     finally:
         live.close()
+
+
+def read_document(
+    raw: bytes, name: str, options: CompileOptions = CompileOptions()
+) -> tuple[SourceDocument, Parsed | ParsedWorkflow]:
+    """Read a document (a Jobfile, or YAML/JSON of any format) into the IR, no pass run."""
+    if options.syntax is None and _maybe_jobfile(name, raw):
+        from compiler.frontends import jobfile
+
+        text = raw[:4096].decode("utf-8", errors="replace")
+        if jobfile.looks_like_jobfile(name, text):
+            return jobfile.read(name, raw, _frontend_options(options.strict), options.limits)
+    doc = load(name, raw, limits=options.limits, syntax=options.syntax)
+    return doc, parse_document(doc, _frontend_options(options.strict))
+
+
+def _maybe_jobfile(name: str, raw: bytes) -> bool:
+    """A cheap first look (a Jobfile's name, or `job` near the start) before decoding."""
+    return name.endswith(("Jobfile", ".jobfile")) or b"job " in raw[:4096]
 
 
 def _run(

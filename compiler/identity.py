@@ -44,6 +44,11 @@ from compiler.ir import (
 DAG_CBOR = 0x71
 RAW = 0x55
 SHA2_256 = 0x12
+SHA3_256 = 0x16
+"""Homestar's hash: its instruction and workflow CIDs are DAG-CBOR hashed with sha3-256
+(`bafyrmi…`). jobc's own CIDs are sha2-256 (DESIGN §1); these name a foreign network's
+objects, stored as aliases."""
+_CIDV1_DAG_CBOR_SHA3_PREFIX = b"\x01\x71\x16\x20"
 _CIDV1_DAG_CBOR_PREFIX = b"\x01\x71\x12\x20"
 _CIDV1_RAW_PREFIX = b"\x01\x55\x12\x20"
 
@@ -361,6 +366,18 @@ def map_cid(fields: Mapping[str, Value]) -> Link:
         return out
 
     return cid_of_block(_encode_tree(build))
+
+
+def sha3_cid_of_value(value: Value) -> Link:
+    """The CIDv1 (dag-cbor, sha3-256) of an IR value: a Homestar instruction's CID."""
+    return Link(_CIDV1_DAG_CBOR_SHA3_PREFIX + hashlib.sha3_256(encode_value(value)).digest())
+
+
+def sha3_cid_of_foreign(tree: Any) -> Link:
+    """The CIDv1 (dag-cbor, sha3-256) of a foreign document's IPLD data (links as `Link`,
+    bytes as bytes, and floats, which a foreign document may hold and jobc's identity
+    never does): a Homestar workflow's CID. Encoded by the `dag-cbor` package."""
+    return Link(_CIDV1_DAG_CBOR_SHA3_PREFIX + hashlib.sha3_256(_reference_encode(tree)).digest())
 
 
 def workflow_cid(jobs: Mapping[str, Link]) -> Link:

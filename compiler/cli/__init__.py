@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "lock": "compiler.cli.jobs:lock",
     "home": "compiler.cli.jobs:home",
     "hash": "compiler.cli.hash:hash_",
+    "export": "compiler.cli.export:export",
+    "migrate": "compiler.cli.formats:migrate",
+    "fmt": "compiler.cli.formats:fmt",
 }
 """Command name → `module:attribute` of its click command."""
 

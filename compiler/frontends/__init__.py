@@ -81,6 +81,23 @@ def _is_jobspec2(tree: Any) -> bool:
     return is_jobspec2(tree)
 
 
+def _ipvm(kind: str) -> tuple[Callable[[Any], bool], Frontend]:
+    """The detector and front-end of one of the invocation formats (`frontends/ipvm.py`)."""
+
+    def detect(tree: Any) -> bool:
+        from compiler.frontends import ipvm
+
+        return bool(getattr(ipvm, "is_" + kind)(tree))
+
+    def parse(doc: SourceDocument, options: Options) -> ParsedWorkflow:
+        from compiler.frontends import ipvm
+
+        parsed: ParsedWorkflow = getattr(ipvm, "parse_" + kind)(doc, options)
+        return parsed
+
+    return detect, parse
+
+
 def _bacalhau(doc: SourceDocument, options: Options) -> Parsed:
     from compiler.frontends.bacalhau import parse
 
@@ -97,6 +114,9 @@ def _is_bacalhau(tree: Any) -> bool:
 FRONTENDS: tuple[tuple[str, Callable[[Any], bool], Frontend], ...] = (
     ("jobspec/2", _is_jobspec2, _jobspec2),
     ("jobspec/1", lambda t: isinstance(t, dict) and "jobspec" in t, _jobspec1),
+    ("homestar", *_ipvm("homestar")),
+    ("ipvm-workflow/0.1", *_ipvm("ipvm")),
+    ("ucan-invocation/0.1", *_ipvm("ucan")),
     ("bacalhau", _is_bacalhau, _bacalhau),
 )
 

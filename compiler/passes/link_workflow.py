@@ -26,6 +26,7 @@ from compiler.ir import (
     Input,
     Job,
     Link,
+    OtherTask,
     Value,
     WasmTask,
     replace,
@@ -103,7 +104,8 @@ class LinkWorkflow:
     """Turn references to jobs of the workflow into links to their final CIDs.
 
     Assumes: normalize ran (input targets are clean).
-    Guarantees: no input source and no WASM argument is a `job:NAME` reference; one
+    Guarantees: no input source, WASM argument or extension engine's parameter is a
+    `job:NAME` reference; one
     fact per distinct reference, `{job, output, cid, path}` for an input and
     `{job, cid}` for an awaited value.
     """
@@ -137,6 +139,11 @@ class LinkWorkflow:
             args = tuple(_link_value(a, oracle, facts, errors) for a in task.args)
             if args != task.args:
                 task = replace(task, args=args)
+                changed = True
+        elif isinstance(task, OtherTask) and task.params:
+            params = _link_value(task.params, oracle, facts, errors)
+            if params != task.params and isinstance(params, FrozenMap):
+                task = replace(task, params=params)
                 changed = True
         if errors:
             raise SpecError(errors)

@@ -430,6 +430,9 @@ class BacalhauReader(Reader):
         )
         if self.stash is not None:
             job = self.apply_stash(job, *self.stash)
+            execution, meta = stash_extras(self.stash[1])
+            self.execution = merge_execution(execution, self.execution)
+            self.meta = merge_meta(meta, self.meta)
         self.sink.raise_if_errors()
         return Parsed(
             job=job,
@@ -457,21 +460,58 @@ class BacalhauReader(Reader):
 
 # --- the stash ----------------------------------------------------------------------------
 
-STASH_FIELDS = ("determinism", "nonce", "network", "x", "inputs", "task")
+STASH_FIELDS = ("determinism", "nonce", "network", "x", "inputs", "outputs", "task")
+"""Identity fields a stash may hold (DAG-JSON forms of identity-map pieces)."""
+STASH_EXTRAS = ("execution", "meta")
+"""What else it may hold: execution options and meta the format has no place for."""
 
 
-def apply_stash(job: Job, text: str) -> Job:
-    """`job` with the identity fields of a stash (DAG-JSON of identity-map pieces) put
-    back: task fields and top-level fields replace, inputs and `x` entries add."""
+def _stash_data(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise ValueError("it must be a JSON object")
-    unknown = sorted(set(data) - set(STASH_FIELDS))
+    unknown = sorted(set(data) - set(STASH_FIELDS) - set(STASH_EXTRAS))
     if unknown:
         raise ValueError(f"unknown fields {', '.join(unknown)}")
+    return data
+
+
+def stash_extras(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The execution options and meta a stash holds (read after `apply_stash`)."""
+    data = _stash_data(text)
+    execution, meta = data.get("execution", {}), data.get("meta", {})
+    return (execution if isinstance(execution, dict) else {}), (
+        meta if isinstance(meta, dict) else {}
+    )
+
+
+def merge_execution(stashed: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
+    """Execution options read from a document with those its stash kept (a map such as
+    `resources`, split between the two, is united; the document's own values win)."""
+    merged = {**stashed, **read}
+    for key, value in stashed.items():
+        if isinstance(value, dict) and isinstance(read.get(key), dict):
+            merged[key] = {**value, **read[key]}
+    return merged
+
+
+def merge_meta(stashed: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
+    """Meta read from a document with the meta its stash kept: the document's own wins;
+    the names of inputs and outputs are united (a stashed input keeps its name)."""
+    merged = {**stashed, **read}
+    for key in ("input_names", "output_names"):
+        if isinstance(stashed.get(key), dict) and key in read:
+            merged[key] = {**stashed[key], **read[key]}
+    return merged
+
+
+def apply_stash(job: Job, text: str) -> Job:
+    """`job` with the identity fields of a stash (DAG-JSON of identity-map pieces) put
+    back: task fields and top-level fields replace, inputs and `x` entries add."""
+    data = {k: v for k, v in _stash_data(text).items() if k in STASH_FIELDS}
     stash = identity.from_dag_json(data)
     assert isinstance(stash, FrozenMap)
     base = dict(freeze(identity.identity_map(job)))  # type: ignore[arg-type]
