@@ -162,3 +162,21 @@ def test_migrate_command(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["migrate", str(source), "--to", "nomad"])
     assert bad.exit_code == 1
     assert "cannot migrate to 'nomad'" in bad.stderr
+
+
+def test_bacalhau_job_ids_become_aliases(jobc_home: Path) -> None:
+    """A Bacalhau job that carries its ID (as `bacalhau job describe` prints it) names its
+    final CID: `jobc compile` keeps the ID as an alias."""
+    from compiler.store import open_store
+
+    sample = CASES / "bacalhau" / "v1beta2" / "docker-deprecated-engine.json"
+    result = CliRunner().invoke(main, ["compile", "--offline", str(sample)])
+    assert result.exit_code == 0, result.output
+    cid = json.loads(result.stdout)["cid"]["/"]
+    store = open_store(None)
+    try:
+        found = store.alias("bacalhau", "5f3c1a2e-7b9d-4e2f-8a6c-1d0e9f8b7a6c")
+        assert found is not None
+        assert str(found) == cid
+    finally:
+        store.close()

@@ -325,3 +325,32 @@ PASSES = click.option(
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 FILES = click.argument("files", nargs=-1, required=True, metavar="FILE...")
+
+
+def store_aliases(aliases: list[tuple[str, str, Any]]) -> None:
+    """Keep foreign names for jobs (namespace, name → job CID) in the store: Bacalhau job
+    IDs read from a job, Homestar instruction CIDs written by `jobc export`."""
+    if not aliases:
+        return
+    from compiler.store import open_store
+
+    store = open_store(None)
+    try:
+        with store.transaction():
+            for namespace, name, cid in aliases:
+                store.put_alias(namespace, name, cid)
+    finally:
+        store.close()
+
+
+def foreign_ids(compiled: Any) -> list[tuple[str, str, Any]]:
+    """The aliases a compile learns: a Bacalhau job's ID names its final CID."""
+    from compiler.driver import CompiledWorkflow
+    from compiler.frontends.bacalhau import job_id
+
+    jobs = [c for _, c in compiled.jobs] if isinstance(compiled, CompiledWorkflow) else [compiled]
+    return [
+        ("bacalhau", job_id(c.meta), c.cid)
+        for c in jobs
+        if c.format.startswith("bacalhau/") and job_id(c.meta)
+    ]

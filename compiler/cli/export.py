@@ -19,6 +19,8 @@ from compiler.cli.common import (
     command,
     compile_each,
     compile_options,
+    foreign_ids,
+    store_aliases,
     world_options,
 )
 
@@ -78,8 +80,7 @@ def export(
         reporter.report(exc.diagnostics)
         raise Failed from None
     reporter.report(emitted.diagnostics)
-    if emitted.aliases:
-        _store_aliases(emitted.aliases)
+    store_aliases([*foreign_ids(compiled), *emitted.aliases])
     if output:
         Path(output).write_text(emitted.text, encoding="utf-8")
     else:
@@ -90,17 +91,3 @@ def export(
     elif emitted.ids and output:
         for name, foreign in emitted.ids.items():
             click.echo(f"{foreign}  {name or 'workflow'}", err=True)
-
-
-def _store_aliases(aliases: tuple[tuple[str, str, Any], ...]) -> None:
-    """Keep the target's names for the jobs (namespace, name → job CID) in the store."""
-    from compiler.cli.common import world
-    from compiler.store import open_store
-
-    store = open_store(world().get("store"))
-    try:
-        with store.transaction():
-            for namespace, name, cid in aliases:
-                store.put_alias(namespace, name, cid)
-    finally:
-        store.close()

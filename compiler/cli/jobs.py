@@ -19,7 +19,9 @@ from compiler.cli.common import (
     command,
     compile_each,
     compile_options,
+    foreign_ids,
     read_input,
+    store_aliases,
     world_options,
 )
 
@@ -55,6 +57,7 @@ def compile(
     results = list(compile_each(files, compile_options(strict, passes), reporter))
     compiled = [c for _, c in results if c is not None]
     failed = len(compiled) != len(results)
+    store_aliases([alias for c in compiled for alias in foreign_ids(c)])
     if output and len(files) > 1:
         out_dir = Path(output)
         out_dir.mkdir(parents=True, exist_ok=True)

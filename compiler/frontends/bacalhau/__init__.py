@@ -143,3 +143,19 @@ def looks_bacalhau(tree: Any) -> bool:
         return False
     top = {k.casefold() for k in tree if isinstance(k, str)}
     return bool(top & {"spec", "tasks", "job", "engine", "deal", "metadata", "apiversion"})
+
+
+def job_id(meta: dict[str, Any]) -> str:
+    """The ID Bacalhau gave a job (its server fields, kept in `meta.bacalhau`), or "": the
+    Job API's `ID`, V1beta1/V1beta2's `Metadata.ID`, the 2022 formats' `ID`/`id`."""
+    fields = meta.get("bacalhau", {})
+    if not isinstance(fields, dict):
+        return ""
+    for key, value in fields.items():
+        if key.casefold() == "id" and isinstance(value, str) and value:
+            return value
+        if key.casefold() == "metadata" and isinstance(value, dict):
+            for inner, found in value.items():
+                if inner.casefold() == "id" and isinstance(found, str) and found:
+                    return found
+    return ""
