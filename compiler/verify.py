@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from compiler import identity
 from compiler.emitters.compiled import CompiledDocument, CompiledWorkflowDocument
 from compiler.ir import Link
@@ -78,25 +80,15 @@ def verify_workflow_document(
 ) -> list[Check]:
     """Every check of a compiled workflow: each job's (as `verify_document`), then that
     the workflow map lists those jobs' CIDs and hashes to the workflow CID."""
-    from compiler.diagnostics import SpecError
-    from compiler.driver import CompiledWorkflow, CompileOptions, compile_document
+    from compiler.driver import CompiledWorkflow
 
     checks: list[Check] = []
     found: dict[str, Link] = {}
     again: CompiledWorkflow | None = None
     if spec is not None:
-        got = identity.cid_of_raw(spec)
-        checks.append(
-            Check(
-                got == doc.document_cid,
-                f"{spec_name} is the document {doc.document_cid}",
-                "" if got == doc.document_cid else f"its bytes hash to {got}",
-            )
-        )
-        try:
-            parsed = compile_document(spec, spec_name, CompileOptions(passes=()))
-        except SpecError as exc:
-            return [*checks, Check(False, f"re-parse {spec_name}", str(exc))]
+        checks, parsed = _reparse(doc.document_cid, spec, spec_name)
+        if parsed is None:
+            return checks
         again = parsed if isinstance(parsed, CompiledWorkflow) else None
     for job in doc.jobs:
         name = _job_name(job)
@@ -139,23 +131,32 @@ def _job_name(doc: CompiledDocument) -> str:
     return str(doc.raw.get("meta", {}).get("name", ""))
 
 
-def _check_spec(doc: CompiledDocument, spec: bytes, name: str) -> list[Check]:
+def _reparse(document: Link, spec: bytes, name: str) -> tuple[list[Check], Any]:
+    """Check that `spec` is the document, and parse it again (no pass): the checks, and
+    what it compiles to (None if it no longer parses)."""
     from compiler.diagnostics import SpecError
-    from compiler.driver import CompiledWorkflow, CompileOptions, compile_document
+    from compiler.driver import CompileOptions, compile_document
 
-    out: list[Check] = []
     got = identity.cid_of_raw(spec)
-    out.append(
+    checks = [
         Check(
-            got == doc.document_cid,
-            f"{name} is the document {doc.document_cid}",
-            "" if got == doc.document_cid else f"its bytes hash to {got}",
+            got == document,
+            f"{name} is the document {document}",
+            "" if got == document else f"its bytes hash to {got}",
         )
-    )
+    ]
     try:
-        parsed = compile_document(spec, name, CompileOptions(passes=()))
+        return checks, compile_document(spec, name, CompileOptions(passes=()))
     except SpecError as exc:
-        return [*out, Check(False, f"re-parse {name}", str(exc))]
+        return [*checks, Check(False, f"re-parse {name}", str(exc))], None
+
+
+def _check_spec(doc: CompiledDocument, spec: bytes, name: str) -> list[Check]:
+    from compiler.driver import CompiledWorkflow
+
+    out, parsed = _reparse(doc.document_cid, spec, name)
+    if parsed is None:
+        return out
     if isinstance(parsed, CompiledWorkflow):
         job = _job_name(doc)
         if job not in dict(parsed.jobs):

@@ -70,6 +70,14 @@ def read_input(path: str) -> tuple[str, bytes]:
         ) from None
 
 
+def write_output(text: str, output: str | None) -> None:
+    """Write a document to the file `output`, or to standard output."""
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
 def compile_each(
     files: tuple[str, ...], options: CompileOptions, reporter: Reporter
 ) -> Iterator[tuple[str, Compiled | CompiledWorkflow | None]]:

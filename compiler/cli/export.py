@@ -4,7 +4,6 @@ format (the emitters in `compiler.emitters.EMITTERS`)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from compiler.cli.common import (
     foreign_ids,
     store_aliases,
     world_options,
+    write_output,
 )
 
 
@@ -81,10 +81,7 @@ def export(
         raise Failed from None
     reporter.report(emitted.diagnostics)
     store_aliases([*foreign_ids(compiled), *emitted.aliases])
-    if output:
-        Path(output).write_text(emitted.text, encoding="utf-8")
-    else:
-        sys.stdout.write(emitted.text)
+    write_output(emitted.text, output)
     if as_json:
         summary: dict[str, Any] = {"ids": emitted.ids, "diagnostics": reporter.collected}
         click.echo(json.dumps(summary, indent=2), err=True)

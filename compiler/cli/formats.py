@@ -17,6 +17,7 @@ from compiler.cli.common import (
     Reporter,
     command,
     read_input,
+    write_output,
 )
 
 
@@ -91,10 +92,7 @@ def migrate(file: str, to: str, output: str | None, strict: bool, as_json: bool)
             click.echo(json.dumps({"diagnostics": reporter.collected}, indent=2), err=True)
         raise Failed from None
     reporter.report(migrated.diagnostics)
-    if output:
-        Path(output).write_text(migrated.text, encoding="utf-8")
-    else:
-        sys.stdout.write(migrated.text)
+    write_output(migrated.text, output)
     if as_json:
         summary = {
             "from": migrated.source_format,

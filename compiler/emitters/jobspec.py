@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from compiler import identity
 from compiler.diagnostics import Diagnostic, warning
 from compiler.emitters import (
     Emitted,
@@ -26,6 +27,7 @@ from compiler.ir import (
     Await,
     DockerTask,
     FrozenMap,
+    Job,
     Link,
     OtherTask,
     SourceTask,
@@ -135,42 +137,24 @@ def _job(
 
 
 def _task(j: JobDoc, names: list[str], jobs: Sequence[JobDoc]) -> dict[str, Any]:
+    """The task as its identity map says it (defaults left out), in jobspec's spellings:
+    an image as a reference, content as source URIs, values as YAML data."""
     task = j.job.task
-    out: dict[str, Any] = {"engine": task.engine}
+    if isinstance(task, OtherTask):
+        return {"engine": task.engine, **{k: _plain(v) for k, v in task.params.items()}}
+    out: dict[str, Any] = identity.identity_map(Job(task=task))["task"]
     if isinstance(task, DockerTask):
         out["image"] = image_reference(task, j.sources)
-        if task.platform:
-            out["platform"] = task.platform
-        if task.entrypoint:
-            out["entrypoint"] = list(task.entrypoint)
-        if task.args:
-            out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
-        if task.workdir:
-            out["workdir"] = task.workdir
     elif isinstance(task, WasmTask):
         out["module"] = content_uri(task.module)
-        if task.entrypoint != "_start":
-            out["entrypoint"] = task.entrypoint
         if task.args:
             out["args"] = [_plain(_awaits(a, names, jobs)) for a in task.args]
-        if task.env:
-            out["env"] = task.env.to_dict()
         if task.imports:
             out["imports"] = {k: content_uri(c) for k, c in task.imports.items()}
         if task.stdin is not None:
             out["stdin"] = content_uri(task.stdin)
     elif isinstance(task, SourceTask):
         out["source"] = content_uri(task.source)
-        if task.edition:
-            out["edition"] = task.edition
-        if task.args:
-            out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
-    elif isinstance(task, OtherTask):
-        out.update({k: _plain(v) for k, v in task.params.items()})
     return out
 
 

@@ -36,8 +36,8 @@ from compiler.diagnostics import SpecError
 from compiler.frontends import Options, Parsed
 from compiler.frontends.loader import SourceDocument
 from compiler.frontends.reader import (
+    ExtensionReader,
     NotPlain,
-    Reader,
     child,
     plain_value,
     unwritable,
@@ -102,13 +102,10 @@ def parse(doc: SourceDocument, options: Options) -> Parsed:
     return _JobspecReader(doc, options).read()
 
 
-class _JobspecReader(Reader):
+class _JobspecReader(ExtensionReader):
     def __init__(self, doc: SourceDocument, options: Options) -> None:
         super().__init__(doc)
         self.strict = options.strict
-        self.x: dict[str, Value] = {}
-        self.x_pointers: dict[str, str] = {}
-        self.locations: dict[str, str] = {}
 
     def keep_unknown(
         self, mapping: dict[str, Any], pointer: str, known: tuple[str, ...], where: str, prefix: str
@@ -117,19 +114,6 @@ class _JobspecReader(Reader):
             mapping, pointer, _field_set(known), strict=self.strict, where=where
         ).items():
             self.add_x(prefix + key, value, child(pointer, key))
-
-    def add_x(self, key: str, value: Any, pointer: str) -> None:
-        if key in self.x:
-            self.error(
-                pointer,
-                f"extension field `{key}` is given twice",
-                f"it is also at {self.doc.span(self.x_pointers[key])}",
-                code="duplicate-x",
-            )
-            return
-        self.x[key] = self.generic(value, pointer)
-        self.x_pointers[key] = pointer
-        self.locations[f"/x/{key}"] = pointer
 
     top_fields: tuple[str, ...] = TOP_FIELDS
     """The fields a job map may have (jobspec/2's jobs have others)."""

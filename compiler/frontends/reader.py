@@ -210,6 +210,31 @@ class Reader:
         return unknown
 
 
+class ExtensionReader(Reader):
+    """A Reader that keeps unknown fields in identity under `x` (DESIGN §2) and notes
+    where every IR path came from."""
+
+    def __init__(self, doc: SourceDocument, sink: DiagnosticSink | None = None) -> None:
+        super().__init__(doc, sink)
+        self.x: dict[str, Value] = {}
+        self.x_pointers: dict[str, str] = {}
+        self.locations: dict[str, str] = {}
+
+    def add_x(self, key: str, value: Any, pointer: str) -> None:
+        """Keep `value` in identity under `x.<key>`; a key given twice is an error."""
+        if key in self.x:
+            self.error(
+                pointer,
+                f"extension field `{key}` is given twice",
+                f"it is also at {self.doc.span(self.x_pointers[key])}",
+                code="duplicate-x",
+            )
+            return
+        self.x[key] = self.generic(value, pointer)
+        self.x_pointers[key] = pointer
+        self.locations[f"/x/{key}"] = pointer
+
+
 def unwritable(value: Any, pointer: str) -> list[tuple[str, Any]]:
     """Where `value` (kept beside identity, as written) holds what the compiled JSON
     document cannot carry: binary data (YAML `!!binary`), NaN and infinities."""

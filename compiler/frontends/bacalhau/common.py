@@ -18,7 +18,7 @@ from compiler import identity
 from compiler.frontends import Options, Parsed
 from compiler.frontends.bacalhau.fields import Fields
 from compiler.frontends.loader import SourceDocument
-from compiler.frontends.reader import Reader, child, unwritable
+from compiler.frontends.reader import ExtensionReader, Reader, child, unwritable
 from compiler.ir import (
     Content,
     FrozenMap,
@@ -26,7 +26,6 @@ from compiler.ir import (
     Job,
     Network,
     Task,
-    Value,
     default_determinism,
     freeze,
 )
@@ -38,16 +37,13 @@ ORIGINAL_KEY = "jobc.original"
 JOBC_META_KEYS = (STASH_KEY, CID_KEY, ORIGINAL_KEY)
 
 
-class BacalhauReader(Reader):
+class BacalhauReader(ExtensionReader):
     """A Reader that also collects `x`, locations, meta and execution for one job."""
 
     def __init__(self, doc: SourceDocument, options: Options, format: str) -> None:
         super().__init__(doc)
         self.strict = options.strict
         self.format = format
-        self.x: dict[str, Value] = {}
-        self.x_pointers: dict[str, str] = {}
-        self.locations: dict[str, str] = {}
         self.meta: dict[str, Any] = {}
         self.execution: dict[str, Any] = {}
         self.stash: tuple[str, str] | None = None
@@ -78,20 +74,6 @@ class BacalhauReader(Reader):
                 continue
             self.warn(pointer, message + " (kept under `x`)", hint, key=True, code="unknown-field")
             self.add_x(prefix + key, value, pointer)
-
-    def add_x(self, key: str, value: Any, pointer: str) -> None:
-        """Keep `value` in identity under `x.<key>`."""
-        if key in self.x:
-            self.error(
-                pointer,
-                f"extension field `{key}` is given twice",
-                f"it is also at {self.doc.span(self.x_pointers[key])}",
-                code="duplicate-x",
-            )
-            return
-        self.x[key] = self.generic(value, pointer)
-        self.x_pointers[key] = pointer
-        self.locations[f"/x/{key}"] = pointer
 
     def keep_as_is(self, fields: Fields, name: str, into: dict[str, Any]) -> None:
         """Put field `name` of `fields`, if given, into `into` as written (under its key
@@ -429,7 +411,8 @@ class BacalhauReader(Reader):
             x=FrozenMap(self.x),
         )
         if self.stash is not None:
-            job = self.apply_stash(job, *self.stash)
+            if has_identity(self.stash[1]):
+                job = self.apply_stash(job, *self.stash)
             execution, meta = stash_extras(self.stash[1])
             self.execution = merge_execution(execution, self.execution)
             self.meta = merge_meta(meta, self.meta)
@@ -464,6 +447,15 @@ STASH_FIELDS = ("determinism", "nonce", "network", "x", "inputs", "outputs", "ta
 """Identity fields a stash may hold (DAG-JSON forms of identity-map pieces)."""
 STASH_EXTRAS = ("execution", "meta")
 """What else it may hold: execution options and meta the format has no place for."""
+
+
+def has_identity(text: str) -> bool:
+    """Whether a stash holds identity fields (else the job needs no rebuilding); a stash
+    that cannot be read says so when it is applied."""
+    try:
+        return bool(set(_stash_data(text)) & set(STASH_FIELDS))
+    except ValueError:
+        return True
 
 
 def _stash_data(text: str) -> dict[str, Any]:

@@ -27,7 +27,12 @@ class Fields:
         self.pointer = pointer
         self.where = where
         self.used: set[str] = set()
-        self._by_fold: dict[str, tuple[str, Any]] = {}
+        if type(value) is dict:
+            # The common case: no two keys fold alike, found in one comprehension.
+            self._by_fold = {k.casefold(): (k, v) for k, v in value.items()}
+            if len(self._by_fold) == len(value):
+                return
+        self._by_fold = {}
         mapping = reader.mapping(value, pointer, where) if value is not None else {}
         for key, item in mapping.items():
             folded = key.casefold()
@@ -51,12 +56,12 @@ class Fields:
 
     def key(self, name: str) -> str | None:
         """The key as written for field `name`, or None if absent."""
-        found = self._by_fold.get(name.casefold())
+        found = self._by_fold.get(_FOLDS.get(name) or _fold(name))
         return found[0] if found is not None else None
 
     def get(self, name: str) -> Any:
         """The value of field `name` (None if absent or null); marks the field as read."""
-        folded = name.casefold()
+        folded = _FOLDS.get(name) or _fold(name)
         found = self._by_fold.get(folded)
         if found is None:
             return None
@@ -65,7 +70,7 @@ class Fields:
 
     def has(self, name: str) -> bool:
         """Whether field `name` is given with a value other than null."""
-        found = self._by_fold.get(name.casefold())
+        found = self._by_fold.get(_FOLDS.get(name) or _fold(name))
         return found is not None and found[1] is not None
 
     def at(self, name: str) -> str:
@@ -80,6 +85,8 @@ class Fields:
     def string(self, name: str, *, allow_int: bool = False) -> str:
         """Field `name` as a string ("" when absent)."""
         value = self.get(name)
+        if type(value) is str:
+            return value  # the common case, with no pointer or label to build
         if value is None:
             return ""
         return self.reader.string(value, self.at(name), self.label(name), allow_int=allow_int)
@@ -89,6 +96,8 @@ class Fields:
         value = self.get(name)
         if value is None:
             return ()
+        if type(value) is list and all(type(v) is str for v in value):
+            return tuple(value)
         return self.reader.string_list(value, self.at(name), self.label(name))
 
     def items(self, name: str) -> Iterator[tuple[str, Any, str]]:
@@ -108,15 +117,30 @@ class Fields:
 
     def unread(self, also_known: Iterable[str] = ()) -> dict[str, Any]:
         """The fields not read yet and not in `also_known`, by key as written."""
-        known = {k.casefold() for k in also_known} | self.used
+        if len(self.used) == len(self._by_fold):
+            return {}  # everything was read (the common case)
+        known = {_fold(k) for k in also_known} | self.used
         return {k: v for folded, (k, v) in self._by_fold.items() if folded not in known}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.casefold() in self._by_fold
+        return isinstance(name, str) and _fold(name) in self._by_fold
 
     def keys(self) -> list[str]:
         """The keys as written."""
         return [k for k, _ in self._by_fold.values()]
+
+
+_FOLDS: dict[str, str] = {}
+
+
+def _fold(name: str) -> str:
+    """`name.casefold()`, remembered (field names repeat in every document)."""
+    folded = _FOLDS.get(name)
+    if folded is None:
+        if len(_FOLDS) > 4096:  # keys are data too: keep the memo small
+            _FOLDS.clear()
+        folded = _FOLDS[name] = name.casefold()
+    return folded

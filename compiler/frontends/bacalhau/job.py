@@ -239,16 +239,8 @@ class _JobReader(BacalhauReader):
             if content is None:
                 continue
             self.add_input(inputs, target, content, pointer)
-            alias = fields.string("Alias")
+            alias = self.name(fields, "Alias", target, names, "two input sources have the alias")
             if alias:
-                if alias in names:
-                    self.error(
-                        fields.at("Alias"),
-                        f"two input sources have the alias {alias!r}",
-                        "aliases name inputs: make them unique",
-                        code="duplicate-name",
-                    )
-                names[alias] = clean_path(target) if target else ""
                 aliases[target] = alias
             self.keep_unknown(fields, f"InputSources[{target}].", INPUT_FIELDS)
         if names:
@@ -315,20 +307,25 @@ class _JobReader(BacalhauReader):
                 continue
             outputs.append(path)
             self.locations[f"/outputs/{path}"] = pointer
-            name = fields.string("Name")
-            if name:
-                if name in names:
-                    self.error(
-                        fields.at("Name"),
-                        f"two result paths are named {name!r}",
-                        "names must be unique",
-                        code="duplicate-name",
-                    )
-                names[name] = clean_path(path) if path else ""
+            self.name(fields, "Name", path, names, "two result paths are named")
             self.keep_unknown(fields, f"ResultPaths[{path}].", ("Name", "Path"))
         if names:
             self.meta["output_names"] = names
         return outputs
+
+    def name(self, fields: Fields, field: str, path: str, names: dict[str, str], twice: str) -> str:
+        """Note the name (an alias) field `field` gives `path`; names are unique."""
+        name = fields.string(field)
+        if name:
+            if name in names:
+                self.error(
+                    fields.at(field),
+                    f"{twice} {name!r}",
+                    "names must be unique",
+                    code="duplicate-name",
+                )
+            names[name] = clean_path(path) if path else ""
+        return name
 
     # -- engines
 
