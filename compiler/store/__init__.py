@@ -328,10 +328,16 @@ def default_path() -> Path:
     return data_dir(create=True) / "store.sqlite"
 
 
+STORE_ENV = "JOBC_STORE"
+"""Names the store when no `--store` is given (a path or a `postgresql://` URL)."""
+
+
 def open_store(location: str | Path | None = None) -> Store:
-    """Open a store: None for the default SQLite file in the data dir, a
-    `postgresql://…` URL for PostgreSQL, else the path of a SQLite file."""
-    text = str(location) if location is not None else ""
+    """Open a store: a `postgresql://…` URL for PostgreSQL, else the path of a SQLite
+    file; None means `$JOBC_STORE`, else `store.sqlite` in the data dir."""
+    import os
+
+    text = str(location) if location is not None else os.environ.get(STORE_ENV, "")
     if text.startswith(POSTGRES_SCHEMES):
         from compiler.store.postgres import PostgresStore
 
