@@ -289,6 +289,8 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
             blocks[cid] = block
         return block
 
+    job_receipts: dict[Link, list[Link]] = {}
+    walked: set[Link] = set()
     while pending or linked:
         # Chains: every record through each CID, and what they link.
         while pending:
@@ -314,15 +316,16 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
         while linked and not pending:
             cid = linked.pop()
             block = blocks.get(cid) or take(cid)
-            if block is None or cid in manifest.jobs or cid in manifest.receipts:
+            if block is None or cid in manifest.jobs or cid in walked:
                 continue
+            walked.add(cid)
             if store.determinism(cid) is not None:
                 manifest.jobs.append(cid)
                 for ns, name in store.aliases(cid):
                     manifest.aliases.append((ns, name, cid))
                 for receipt in store.receipt_refs([cid]):
                     if take(receipt.cid) is not None:
-                        manifest.receipts.append(receipt.cid)
+                        job_receipts.setdefault(cid, []).append(receipt.cid)
                         linked.append(receipt.cid)
             for link in _links(block):
                 if codec(link) == DAG_CBOR:
@@ -332,6 +335,8 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
                             pending.append(link)  # an awaited job: its chain too
                 elif with_content:
                     content.append(link)
+    for job in sorted(job_receipts, key=lambda link: link.raw):
+        manifest.receipts.extend(job_receipts[job])  # by job, oldest first
     if with_content:
         missing = _gather_content(store, content, blocks)
     return Export(manifest, blocks, missing)

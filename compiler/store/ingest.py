@@ -83,7 +83,9 @@ class Manifest:
                 MANIFEST_KEY: MANIFEST_VERSION,
                 "finals": links(self.finals),
                 "records": links(self.records),
-                "receipts": links(self.receipts),
+                # In the order the store holds them (by job, oldest first), so the
+                # importing store keeps that order.
+                "receipts": tuple(dict.fromkeys(self.receipts)),
                 "jobs": links(self.jobs),
                 "aliases": tuple(
                     FrozenMap({"namespace": ns, "name": name, "job": job})
@@ -181,17 +183,15 @@ class Ingest:
             self.manifests.append(Manifest.from_value(cid, value))
 
     def flush(self) -> None:
-        """Write what is pending."""
+        """Write what is pending (receipts wait for `finish`, which knows their order)."""
         store = self.store
         store.put_blocks(self._blocks)
         store.index_records(self._records)
         store.index_jobs(self._jobs)
-        store.index_receipts(self._receipts)
         self.counts["records"] += len(self._records)
-        self.counts["receipts"] += len(self._receipts)
         self.counts["jobs"] += len(self._jobs)
         self._seen_records.extend(self._records)
-        self._blocks, self._records, self._jobs, self._receipts = [], [], [], []
+        self._blocks, self._records, self._jobs = [], [], []
 
     def finish(self) -> None:
         """Write what is pending, then the chain ends and aliases the blocks imply.
@@ -201,6 +201,8 @@ class Ingest:
         """
         self.flush()
         store = self.store
+        store.index_receipts(self._ordered_receipts())
+        self.counts["receipts"] += len(self._receipts)
         if self.manifests:
             for manifest in self.manifests:
                 store.mark_finals(manifest.finals)
@@ -211,6 +213,19 @@ class Ingest:
             store.mark_finals(
                 sorted({r.target for r in self._seen_records} - sources, key=lambda link: link.raw)
             )
+
+    def _ordered_receipts(self) -> list[tuple[Link, Receipt]]:
+        """Receipts in the order the manifests list them (the exporting store's, oldest
+        first), then the others by their start time: a job's receipts keep their order."""
+        rank = {cid: i for m in self.manifests for i, cid in enumerate(m.receipts)}
+        last = len(rank)
+
+        def key(item: tuple[Link, Receipt]) -> tuple[int, str, bytes]:
+            cid, receipt = item
+            started = receipt.meta.get("started")
+            return rank.get(cid, last), started if isinstance(started, str) else "", cid.raw
+
+        return sorted(self._receipts, key=key)
 
 
 def _record_ref(cid: Link, value: FrozenMap[Value]) -> RecordRef:
