@@ -129,6 +129,7 @@ def test_reputation(scene: Scenario) -> None:
     assert json.loads(out)["disagreed"] == 1
     code, _, err = run("reputation", "z6MkNobody")
     assert code == EXIT_INVALID
+    assert "no receipt of node z6MkNobody" in err
 
 
 def test_disown(scene: Scenario) -> None:

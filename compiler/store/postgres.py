@@ -191,6 +191,9 @@ class PostgresStore(SQLStore):
         batch = list(rows)
         if not batch:
             return
+        if len(batch) == 1:  # one round trip, without a pipeline's synchronisation
+            self._exec(sql, batch[0])
+            return
         with self._connection() as conn, conn.cursor() as cursor:
             cursor.executemany(self._sql(sql), batch)
 
