@@ -409,13 +409,27 @@ def decode_value(block: bytes) -> Value:
     return convert(tree)
 
 
-def _decode_libipld(block: bytes) -> Value | None:
-    """`decode_value` through libipld when that is exact (see there), else None."""
+def decode_plain(block: bytes) -> Any | None:
+    """libipld's tree of a block when it is exact (encoding it again gives the block
+    back, so a byte string is a link iff `is_link_bytes`), else None."""
     try:
         tree = libipld.decode_dag_cbor(block)
         if libipld.encode_dag_cbor(tree) != block:
             return None
     except Exception:  # libipld raises ValueError subclasses of its own
+        return None
+    return tree
+
+
+def is_link_bytes(data: bytes) -> bool:
+    """Whether libipld writes these bytes as a link (so, in an exact tree, they were one)."""
+    return data[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(data)[:2] == b"\xd8\x2a"
+
+
+def _decode_libipld(block: bytes) -> Value | None:
+    """`decode_value` through libipld when that is exact (see there), else None."""
+    tree = decode_plain(block)
+    if tree is None:
         return None
     try:
         return _from_libipld(tree)
@@ -432,11 +446,33 @@ def _from_libipld(v: Any) -> Value:
     if t is list:
         return tuple(_from_libipld(x) for x in v)
     if t is bytes:
-        # Encoding it again gave the block back: these bytes were a link iff libipld
-        # writes them as one.
-        is_link = v[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(v)[:2] == b"\xd8\x2a"
-        return Link(v) if is_link else v
+        return Link(v) if is_link_bytes(v) else v
     raise IdentityError(f"not an IR value: {t.__name__}")
+
+
+def block_links(block: bytes) -> list[Link]:
+    """Every link in a DAG-CBOR block (an empty list if it is not one)."""
+    tree: Any = decode_plain(block)
+    plain = tree is not None  # libipld's tree: links are the bytes it writes as links
+    if not plain:
+        try:
+            tree = decode_value(block)
+        except IdentityError:
+            return []
+    out: list[Link] = []
+    stack = [tree]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict or t is FrozenMap:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is Link:
+            out.append(v)
+        elif t is bytes and plain and is_link_bytes(v):
+            out.append(Link(v))
+    return out
 
 
 # --- DAG-JSON -----------------------------------------------------------------------------

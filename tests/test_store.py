@@ -81,6 +81,28 @@ def test_blocks_round_trip(store: Store) -> None:
     assert store.missing_blocks([cid, *absent, more[5][0]]) == set(absent)
 
 
+def test_many_rows_at_once(store: Store) -> None:
+    """Large batches (PostgreSQL takes them by COPY) skip rows that are there, inside a
+    transaction or not, and twice in one transaction."""
+    records = [r for i in range(700) for r in chain(f"m{i}", f"m{i}'")]
+    store.index_records(
+        RecordRef(r.cid, r.pass_name, r.version, r.source, r.target) for r in records[:100]
+    )
+    with store.transaction():
+        for half in (records[:400], records[300:]):
+            store.put_blocks((r.cid, b"x") for r in half)
+            store.index_records(
+                RecordRef(r.cid, r.pass_name, r.version, r.source, r.target) for r in half
+            )
+    store.mark_finals(r.target for r in records)
+    store.mark_finals(r.target for r in records)
+    assert store.count("records") == 700
+    assert store.count("blocks") == 700
+    assert store.count("finals") == 700
+    assert store.finals(records[650].source) == [records[650].target]
+    assert store.get_blocks(r.cid for r in records[:600]) == {r.cid: b"x" for r in records[:600]}
+
+
 def test_default_location_is_the_data_dir(jobc_home: Path) -> None:
     s = open_store()
     try:

@@ -128,6 +128,10 @@ class Store(Protocol):
         """A block's bytes, or None."""
         ...
 
+    def get_blocks(self, cids: Iterable[Link]) -> dict[Link, bytes]:
+        """The stored blocks among `cids`, by CID."""
+        ...
+
     def has_block(self, cid: Link) -> bool:
         """Whether the block is stored."""
         ...
@@ -176,10 +180,14 @@ class Store(Protocol):
         in CID order: the chain index lookup."""
         ...
 
-    def walk(self, cid: Link, direction: Direction) -> list[RecordRef]:
-        """Every record reachable from `cid` going `forward` (from → to) or `backward`.
-        Forward, disowned records are listed (marked) but not followed; backward, every
-        record that leads to `cid` is listed."""
+    def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
+        """Every record reachable from `cid` (or from any of several CIDs) going
+        `forward` (from → to) or `backward`. Forward, disowned records are listed
+        (marked) but not followed; backward, every record that leads there is listed."""
+        ...
+
+    def finals_among(self, cids: Iterable[Link]) -> set[Link]:
+        """Those of `cids` some compile ended at."""
         ...
 
     def disown(self, pass_name: str, version: int, reason: str = "") -> int:
@@ -207,6 +215,10 @@ class Store(Protocol):
 
     def index_jobs(self, jobs: Iterable[tuple[Link, Job]]) -> None:
         """`index_job` for many, in one batch."""
+        ...
+
+    def jobs_among(self, cids: Iterable[Link]) -> set[Link]:
+        """Those of `cids` that are indexed jobs."""
         ...
 
     def determinism(self, job: Link) -> str | None:
@@ -259,6 +271,10 @@ class Store(Protocol):
         """The index rows of the receipts of `jobs` (None: of every job), oldest first."""
         ...
 
+    def receipt_counts(self, jobs: Iterable[Link]) -> dict[Link, int]:
+        """How many receipts each of `jobs` has (jobs without any are left out)."""
+        ...
+
     def contested_jobs(self) -> list[Link]:
         """Jobs that are deterministic (`strict` or `unordered`) and have receipts from
         at least two nodes: the ones reputation compares."""
@@ -277,6 +293,10 @@ class Store(Protocol):
 
     def alias(self, namespace: str, name: str) -> Link | None:
         """The job a foreign name means, or None."""
+        ...
+
+    def aliases_among(self, jobs: Iterable[Link]) -> list[tuple[str, str, Link]]:
+        """Every (namespace, name, job) whose job is one of `jobs`, sorted."""
         ...
 
     def aliases(self, cid: Link) -> list[tuple[str, str]]:
@@ -301,6 +321,10 @@ class Store(Protocol):
 
     def cache_purge(self, namespace: str | None = None) -> int:
         """Forget a namespace's cached values (None: every cache); returns how many."""
+        ...
+
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (after a large import)."""
         ...
 
     # --- transactions ---------------------------------------------------------------------

@@ -35,6 +35,8 @@ from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, codec
 MAX_SECTION = 1 << 30
 """The largest section jobc reads (a block of 1 GiB is surely not ours)."""
 MAX_HEADER = 1 << 20
+OPTIMIZE_AFTER = 10_000
+"""An import of this many blocks or more refreshes the planner's statistics."""
 
 
 class CarError(ValueError):
@@ -251,6 +253,8 @@ def import_car(store: Store, stream: BinaryIO) -> ImportResult:
             except IngestError as exc:
                 raise CarError(exc.message, cid=exc.cid) from None
         ingest.finish()
+    if ingest.counts["blocks"] >= OPTIMIZE_AFTER:
+        store.optimize()  # the planner's statistics, for the much larger tables
     finals = sum(len(m.finals) for m in ingest.manifests)
     counts = ingest.counts
     return ImportResult(
@@ -272,95 +276,69 @@ class Export:
 
 
 def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -> Export:
-    """Everything reachable from `roots` (see the module's docstring)."""
+    """Everything reachable from `roots` (see the module's docstring), gathered level by
+    level with a few batched queries per level, whatever the number of roots."""
     manifest = Manifest()
     blocks: dict[Link, bytes] = {}
-    seen_chain: set[Link] = set()
-    linked: list[Link] = []  # DAG-CBOR links still to follow
-    content: list[Link] = []  # content roots still to gather (with_content)
-    missing = 0
-    pending = list(roots)
-
-    def take(cid: Link) -> bytes | None:
-        if cid in blocks:
-            return None
-        block = store.get_block(cid)
-        if block is not None:
-            blocks[cid] = block
-        return block
-
+    walked: set[Link] = set()  # CIDs whose chains are gathered
+    examined: set[Link] = set()  # DAG-CBOR CIDs whose blocks were looked at
     job_receipts: dict[Link, list[Link]] = {}
-    walked: set[Link] = set()
-    while pending or linked:
-        # Chains: every record through each CID, and what they link.
-        while pending:
-            cid = pending.pop()
-            if cid in seen_chain:
-                continue
-            seen_chain.add(cid)
-            refs = [*store.walk(cid, "forward"), *store.walk(cid, "backward")]
-            ends = {cid}
+    content: set[Link] = set()
+    finals: set[Link] = set()
+    jobs: set[Link] = set()
+    records: set[Link] = set()
+    chain_todo: set[Link] = set(roots)
+    link_todo: set[Link] = set()
+    while chain_todo or link_todo:
+        seeds = chain_todo - walked
+        chain_todo = set()
+        if seeds:
+            # The chains through the seeds, forward and backward.
+            refs = [*store.walk(seeds, "forward"), *store.walk(seeds, "backward")]
+            ends = set(seeds)
             for ref in refs:
                 ends.update((ref.source, ref.target))
-                if take(ref.cid) is not None:
-                    manifest.records.append(ref.cid)
-                if ref.pass_name == "parse":
-                    take(ref.source)  # the document as written
-            seen_chain.update(ends - {cid})
-            for end in ends:
-                if store.is_final(end):
-                    manifest.finals.append(end)
-                if codec(end) == DAG_CBOR:
-                    linked.append(end)
-        # Jobs and other DAG-CBOR blocks, their receipts, their links.
-        while linked and not pending:
-            cid = linked.pop()
-            block = blocks.get(cid) or take(cid)
-            if block is None or cid in manifest.jobs or cid in walked:
-                continue
-            walked.add(cid)
-            if store.determinism(cid) is not None:
-                manifest.jobs.append(cid)
-                for ns, name in store.aliases(cid):
-                    manifest.aliases.append((ns, name, cid))
-                for receipt in store.receipt_refs([cid]):
-                    if take(receipt.cid) is not None:
-                        job_receipts.setdefault(cid, []).append(receipt.cid)
-                        linked.append(receipt.cid)
-            for link in _links(block):
+                records.add(ref.cid)
+            link_todo |= records
+            walked |= ends
+            documents = {r.source for r in refs if r.pass_name == "parse"}
+            blocks.update(store.get_blocks(documents - blocks.keys()))
+            finals |= store.finals_among(ends)
+            link_todo |= {e for e in ends if codec(e) == DAG_CBOR}
+        todo = link_todo - examined
+        link_todo = set()
+        if not todo:
+            continue
+        examined |= todo
+        blocks.update(store.get_blocks(todo - blocks.keys()))
+        new_jobs = store.jobs_among(todo) - jobs
+        jobs |= new_jobs
+        for receipt in store.receipt_refs(new_jobs):
+            job_receipts.setdefault(receipt.job, []).append(receipt.cid)
+            link_todo.add(receipt.cid)
+        for cid in todo:
+            block = blocks.get(cid)
+            if block is None:
+                continue  # an intermediate job: replaying the chain makes it again
+            for link in identity.block_links(block):
                 if codec(link) == DAG_CBOR:
-                    if link not in blocks:
-                        linked.append(link)
-                        if store.determinism(link) is not None:
-                            pending.append(link)  # an awaited job: its chain too
+                    if link not in examined:
+                        link_todo.add(link)
+                        chain_todo.add(link)  # an awaited job: its chain too
                 elif with_content:
-                    content.append(link)
-    for job in sorted(job_receipts, key=lambda link: link.raw):
+                    content.add(link)
+    manifest.finals = sorted(finals, key=_raw)
+    manifest.jobs = sorted(jobs & blocks.keys(), key=_raw)
+    manifest.records = sorted(records & blocks.keys(), key=_raw)
+    for job in sorted(job_receipts, key=_raw):
         manifest.receipts.extend(job_receipts[job])  # by job, oldest first
-    if with_content:
-        missing = _gather_content(store, content, blocks)
+    manifest.aliases = store.aliases_among(manifest.jobs)
+    missing = _gather_content(store, sorted(content, key=_raw), blocks) if with_content else 0
     return Export(manifest, blocks, missing)
 
 
-def _links(block: bytes) -> list[Link]:
-    """Every link in a DAG-CBOR block."""
-    from compiler.ir import FrozenMap
-
-    try:
-        value = identity.decode_value(block)
-    except identity.IdentityError:
-        return []
-    out: list[Link] = []
-    stack: list[object] = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Link):
-            out.append(v)
-        elif isinstance(v, FrozenMap):
-            stack.extend(v.values())
-        elif isinstance(v, tuple):
-            stack.extend(v)
-    return out
+def _raw(link: Link) -> bytes:
+    return link.raw
 
 
 def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) -> int:

@@ -163,6 +163,11 @@ class Ingest:
             self.flush()
 
     def _classify(self, cid: Link, block: bytes) -> None:
+        plain = identity.decode_plain(block)
+        if isinstance(plain, dict) and "record" in plain and "pass" in plain:
+            # Most blocks are records: read from libipld's tree, no IR values made.
+            self._records.append(_plain_record_ref(cid, plain))
+            return
         try:
             value = identity.decode_value(block)
         except identity.IdentityError:
@@ -226,6 +231,30 @@ class Ingest:
             return rank.get(cid, last), started if isinstance(started, str) else "", cid.raw
 
         return sorted(self._receipts, key=key)
+
+
+_RECORD_KEYS = frozenset(("record", "pass", "version", "from", "to", "facts"))
+
+
+def _plain_record_ref(cid: Link, tree: dict[str, object]) -> RecordRef:
+    """A record's edge from an exact libipld tree; raises IngestError if malformed."""
+    from compiler.records import RECORD_VERSION
+
+    src, dst = tree.get("from"), tree.get("to")
+    name, version = tree.get("pass"), tree.get("version")
+    if not (
+        tree.keys() == _RECORD_KEYS
+        and tree["record"] == RECORD_VERSION
+        and isinstance(src, bytes)
+        and identity.is_link_bytes(src)
+        and isinstance(dst, bytes)
+        and identity.is_link_bytes(dst)
+        and isinstance(name, str)
+        and type(version) is int
+        and isinstance(tree["facts"], list)
+    ):
+        raise IngestError(cid, "a malformed transformation record")
+    return RecordRef(cid, name, version, Link(src), Link(dst))
 
 
 def _record_ref(cid: Link, value: FrozenMap[Value]) -> RecordRef:

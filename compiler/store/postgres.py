@@ -74,7 +74,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX records_by_src ON records (src);
     CREATE INDEX records_by_dst ON records (dst);
-    CREATE INDEX records_by_pass ON records (pass, version);
     CREATE TABLE finals (
         cid bytea PRIMARY KEY
     );
@@ -120,6 +119,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append only."""
+
+COPY_AFTER = 500
+"""Batches of this many rows or more go through COPY."""
+COPY_TABLES = frozenset(("blocks", "records", "finals", "jobs", "job_refs", "receipt_outputs"))
+"""Tables whose rows may arrive by COPY (not `receipts`: its order of arrival is kept)."""
+_PLAIN_INSERT = re.compile(
+    r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES \([?, ]+\) (ON CONFLICT \([\w, ]+\) DO NOTHING)$"
+)
 
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
@@ -194,8 +201,37 @@ class PostgresStore(SQLStore):
         if len(batch) == 1:  # one round trip, without a pipeline's synchronisation
             self._exec(sql, batch[0])
             return
+        plain = _PLAIN_INSERT.match(sql)
+        if len(batch) >= COPY_AFTER and plain and plain.group(1) in COPY_TABLES:
+            self._copy(plain.group(1), plain.group(2), plain.group(3), batch)
+            return
         with self._connection() as conn, conn.cursor() as cursor:
             cursor.executemany(self._sql(sql), batch)
+
+    def _copy(self, table: str, columns: str, conflict: str, rows: list[Sequence[Any]]) -> None:
+        """Insert many rows through COPY into a temporary table, then one INSERT … SELECT
+        that keeps `ON CONFLICT` (COPY alone cannot skip rows that are there)."""
+        staging = f"staging_{table}"
+        with self.transaction():
+            conn = self._local.conn
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
+                f" ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            with conn.cursor() as cursor:
+                with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {conflict}"
+                )
+                cursor.execute(f"TRUNCATE {staging}")
+
+    def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
+        """`IN (…)` lists as one array parameter: one round trip whatever their length."""
+        if not values:
+            return []
+        return self._query(sql.replace("IN ({marks})", "= ANY(?)"), [list(values), *extra])
 
     def blocks(self) -> Iterator[Link]:
         """Every stored block's CID, in CID order (streamed by a server-side cursor)."""

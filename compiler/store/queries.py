@@ -121,17 +121,18 @@ def trace(store: Store, cid: Link) -> Trace:
     """The chain `cid` is on (any CID of it: document, original, intermediate, final)."""
     forward = store.walk(cid, "forward")
     backward = store.walk(cid, "backward")
-    if not forward and not backward and not store.is_final(cid):
+    everything = [*forward, *backward]
+    final_set = store.finals_among({cid, *(r.target for r in everything)})
+    if not everything and cid not in final_set:
         raise QueryError(
             f"{cid} is on no chain in the store ({store.location})",
             "compile the spec with `jobc compile` (it stores its chain), or `jobc import` a CAR",
         )
-    everything = [*forward, *backward]
     parse_sources = {r.source for r in everything if r.pass_name == "parse"}
     parse_targets = {r.target for r in everything if r.pass_name == "parse"}
-    finals = tuple(store.finals(cid))
-    final_set = {c for c in {cid, *(r.target for r in everything)} if store.is_final(c)}
-    receipts = Counter(r.job for r in store.receipt_refs(final_set)) if final_set else Counter()
+    reached = {cid, *(r.target for r in forward if not r.disowned)}
+    finals = tuple(sorted(reached & final_set, key=lambda link: link.raw))
+    receipts: Counter[Link] = Counter(store.receipt_counts(final_set) if final_set else {})
 
     def kind(c: Link) -> Kind:
         if c in final_set:

@@ -163,6 +163,11 @@ class SQLStore:
             ((cid.raw, data) for cid, data in blocks),
         )
 
+    def get_blocks(self, cids: Iterable[Link]) -> dict[Link, bytes]:
+        """The stored blocks among `cids`, by CID."""
+        rows = self._chunked("SELECT cid, data FROM blocks WHERE cid IN ({marks})", _raws(cids))
+        return {Link(bytes(c)): bytes(d) for c, d in rows}
+
     def get_block(self, cid: Link) -> bytes | None:
         """A block's bytes, or None."""
         row = self._one("SELECT data FROM blocks WHERE cid = ?", (cid.raw,))
@@ -240,41 +245,42 @@ class SQLStore:
             " SELECT CAST(? AS BLOB_TYPE)"
             " UNION"
             f" SELECT r.dst FROM reach JOIN records r ON r.src = reach.cid WHERE {_TRUSTED}"
-            ") SELECT reach.cid FROM reach JOIN finals f ON f.cid = reach.cid ORDER BY reach.cid",
+            ") SELECT reach.cid FROM reach"
+            " WHERE EXISTS (SELECT 1 FROM finals f WHERE f.cid = reach.cid) ORDER BY reach.cid",
             (cid.raw,),
         )
         return [Link(bytes(raw)) for (raw,) in rows]
 
-    def walk(self, cid: Link, direction: Direction) -> list[RecordRef]:
-        """Every record reachable from `cid` forward (trusted ones followed) or backward."""
+    def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
+        """Every record reachable from `cid` (or from any of several CIDs) forward,
+        trusted records followed, or backward; sorted by source, pass and CID."""
+        seeds = [cid.raw] if isinstance(cid, Link) else [c.raw for c in cid]
         if direction == "forward":
-            sql = (
-                "WITH RECURSIVE reach(cid) AS ("
-                " SELECT CAST(? AS BLOB_TYPE)"
-                " UNION"
-                f" SELECT r.dst FROM reach JOIN records r ON r.src = reach.cid WHERE {_TRUSTED}"
-                ") SELECT r.cid, r.pass, r.version, r.src, r.dst,"
-                " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
-                " FROM reach JOIN records r ON r.src = reach.cid"
-            )
+            end, other, follow = "src", "dst", f" WHERE {_TRUSTED}"
         else:
-            sql = (
-                "WITH RECURSIVE reach(cid) AS ("
-                " SELECT CAST(? AS BLOB_TYPE)"
-                " UNION"
-                " SELECT r.src FROM reach JOIN records r ON r.dst = reach.cid"
-                ") SELECT r.cid, r.pass, r.version, r.src, r.dst,"
-                " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
-                " FROM reach JOIN records r ON r.dst = reach.cid"
-            )
-        refs = [
-            RecordRef(
+            end, other, follow = "dst", "src", ""
+        sql = (
+            "WITH RECURSIVE reach(cid) AS ("
+            f" SELECT DISTINCT {end} FROM records WHERE {end} IN ({{marks}})"
+            " UNION"
+            f" SELECT r.{other} FROM reach JOIN records r ON r.{end} = reach.cid{follow}"
+            ") SELECT r.cid, r.pass, r.version, r.src, r.dst,"
+            " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
+            f" FROM reach JOIN records r ON r.{end} = reach.cid"
+        )
+        rows = self._chunked(sql, seeds) if seeds else []
+        refs = {
+            bytes(c): RecordRef(
                 Link(bytes(c)), str(p), int(v), Link(bytes(s)), Link(bytes(d)), bool(disowned)
             )
-            for c, p, v, s, d, disowned in self._query(sql, (cid.raw,))
-        ]
-        refs.sort(key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
-        return refs
+            for c, p, v, s, d, disowned in rows
+        }
+        return sorted(refs.values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
+
+    def finals_among(self, cids: Iterable[Link]) -> set[Link]:
+        """Those of `cids` some compile ended at."""
+        rows = self._chunked("SELECT cid FROM finals WHERE cid IN ({marks})", _raws(cids))
+        return {Link(bytes(c)) for (c,) in rows}
 
     def disown(self, pass_name: str, version: int, reason: str = "") -> int:
         """Mark `pass_name@version` untrusted; returns how many stored records it made."""
@@ -362,6 +368,11 @@ class SQLStore:
     def _lock_call_tree(self) -> None:
         """Serialise the transactions that add call-tree edges, where the database would
         not (PostgreSQL: see `postgres.py`); SQLite's writers are serialised already."""
+
+    def jobs_among(self, cids: Iterable[Link]) -> set[Link]:
+        """Those of `cids` that are indexed jobs."""
+        rows = self._chunked("SELECT cid FROM jobs WHERE cid IN ({marks})", _raws(cids))
+        return {Link(bytes(c)) for (c,) in rows}
 
     def determinism(self, job: Link) -> str | None:
         """The determinism of an indexed job, or None."""
@@ -486,6 +497,13 @@ class SQLStore:
             for c, j, n, e, o in rows
         ]
 
+    def receipt_counts(self, jobs: Iterable[Link]) -> dict[Link, int]:
+        """How many receipts each of `jobs` has (jobs without any are left out)."""
+        rows = self._chunked(
+            "SELECT job, COUNT(*) FROM receipts WHERE job IN ({marks}) GROUP BY job", _raws(jobs)
+        )
+        return {Link(bytes(j)): int(n) for j, n in rows}
+
     def contested_jobs(self) -> list[Link]:
         """Deterministic jobs with receipts from at least two nodes."""
         rows = self._query(
@@ -524,6 +542,13 @@ class SQLStore:
             "SELECT job FROM aliases WHERE namespace = ? AND name = ?", (namespace, name)
         )
         return Link(bytes(row[0])) if row else None
+
+    def aliases_among(self, jobs: Iterable[Link]) -> list[tuple[str, str, Link]]:
+        """Every (namespace, name, job) whose job is one of `jobs`, sorted."""
+        rows = self._chunked(
+            "SELECT namespace, name, job FROM aliases WHERE job IN ({marks})", _raws(jobs)
+        )
+        return sorted((str(ns), str(name), Link(bytes(j))) for ns, name, j in rows)
 
     def aliases(self, cid: Link) -> list[tuple[str, str]]:
         """Every (namespace, name) that means `cid`, sorted."""
@@ -572,6 +597,10 @@ class SQLStore:
             self._exec(f"DELETE FROM cache {where}", params)
         return int(row[0]) if row else 0
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (after a large import)."""
+        self._exec("ANALYZE")
+
     # --- migrations -----------------------------------------------------------------------
 
     def _apply(self, migration: Migration) -> None:
@@ -581,6 +610,11 @@ class SQLStore:
             return
         for statement in filter(str.strip, migration.split(";")):
             self._exec(statement)
+
+
+def _raws(cids: Iterable[Link]) -> list[bytes]:
+    """The binary CIDs, each once, in order."""
+    return list(dict.fromkeys(c.raw for c in cids))
 
 
 def backfill_receipts(store: SQLStore) -> None:

@@ -60,7 +60,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX records_by_src ON records (src);
     CREATE INDEX records_by_dst ON records (dst);
-    CREATE INDEX records_by_pass ON records (pass, version);
     CREATE TABLE finals (
         cid BLOB PRIMARY KEY
     ) WITHOUT ROWID;
@@ -111,6 +110,10 @@ MIGRATIONS: tuple[Migration, ...] = (
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append only."""
 
 
+CACHE_KIB = 64 * 1024
+"""Page cache per connection."""
+
+
 class SQLiteStore(SQLStore):
     """`Store` over one SQLite file."""
 
@@ -141,11 +144,17 @@ class SQLiteStore(SQLStore):
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            # Indexes of a large store stay in memory (the default is 2 MiB).
+            db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
             self._local.db = db
             self._local.depth = 0
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def optimize(self) -> None:
+        """Let SQLite refresh the statistics it finds worth refreshing."""
+        self._exec("PRAGMA optimize")
 
     @staticmethod
     def _sql(sql: str) -> str:
