@@ -40,7 +40,8 @@ class PBNode:
     data: bytes
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The unsigned varint at `pos` in `buf`, and the position after it."""
     value = shift = 0
     while True:
         if pos >= len(buf) or shift > 63:
@@ -58,13 +59,13 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     out: list[tuple[int, int | bytes]] = []
     pos = 0
     while pos < len(buf):
-        key, pos = _varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(buf, pos)
+            value, pos = read_varint(buf, pos)
             out.append((number, value))
         elif wire == 2:
-            length, pos = _varint(buf, pos)
+            length, pos = read_varint(buf, pos)
             if pos + length > len(buf):
                 raise UnixFSError("a field runs past the end of the block")
             out.append((number, buf[pos : pos + length]))
@@ -98,8 +99,8 @@ def codec_of(cid: bytes) -> int:
     """The multicodec of a binary CID (a CIDv0 is dag-pb)."""
     if cid[:2] == b"\x12\x20" and len(cid) == 34:
         return DAG_PB
-    version, pos = _varint(cid, 0)
-    code, _ = _varint(cid, pos)
+    version, pos = read_varint(cid, 0)
+    code, _ = read_varint(cid, pos)
     return code if version == 1 else -1
 
 

@@ -85,3 +85,11 @@ def store(store_location: str) -> Iterator[Store]:
     s = open_store(store_location)
     yield s
     s.close()
+
+
+@pytest.fixture
+def home_store(jobc_home: Path) -> Iterator[Store]:
+    """The data dir's store: the one `jobc` commands and compiles use by default."""
+    s = open_store()
+    yield s
+    s.close()

@@ -4,7 +4,6 @@ so a downstream job whose upstream output did not change keeps its CID (early cu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,10 @@ from compiler.ir import Await, Link
 from compiler.passes import PIPELINE
 from compiler.records import replay
 from compiler.runtime.receipts import NodeKey
-from compiler.store import Store, open_store
+from compiler.store import Store
 from compiler.store import queries as q
 from compiler.store.ingest import store_compiled
 from tests.scenario import COUNT, DOUBLE, MODULE, WORDS, receipt
-
-
-@pytest.fixture
-def home_store(jobc_home: Path) -> Iterator[Store]:
-    """The data dir's store: the one a compile asks for receipts."""
-    s = open_store()
-    yield s
-    s.close()
 
 
 @pytest.fixture

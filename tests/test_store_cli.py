@@ -4,7 +4,6 @@ disown, export and import, with their exit codes and `--json` output."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ from tests.scenario import Scenario, build
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def home_store(jobc_home: Path) -> Iterator[Store]:
-    s = open_store()
-    yield s
-    s.close()
 
 
 @pytest.fixture

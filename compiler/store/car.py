@@ -31,6 +31,8 @@ from compiler import identity, unixfs_read
 from compiler.ir import Link
 from compiler.store import Store
 from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, codec
+from compiler.unixfs import varint
+from compiler.unixfs_read import UnixFSError, read_varint
 
 MAX_SECTION = 1 << 30
 """The largest section jobc reads (a block of 1 GiB is surely not ours)."""
@@ -53,29 +55,17 @@ class CarError(ValueError):
 # --- the format ---------------------------------------------------------------------------
 
 
-def _varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def header(roots: Iterable[Link]) -> bytes:
     """The CARv1 header: `{"roots": [...], "version": 1}` in DAG-CBOR, varint-prefixed."""
     from compiler.ir import FrozenMap
 
     body = identity.encode_value(FrozenMap({"roots": tuple(roots), "version": 1}))
-    return _varint_bytes(len(body)) + body
+    return varint(len(body)) + body
 
 
 def section(cid: Link, block: bytes) -> bytes:
     """One CARv1 section: varint(length of CID + block), the binary CID, the block."""
-    return _varint_bytes(len(cid.raw) + len(block)) + cid.raw + block
+    return varint(len(cid.raw) + len(block)) + cid.raw + block
 
 
 def write_car(out: BinaryIO, roots: Iterable[Link], blocks: Iterable[tuple[Link, bytes]]) -> int:
@@ -120,16 +110,10 @@ class _Reader:
 
 def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
     """The varint at `pos` and the position after it; ValueError past the end."""
-    value = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("the section ends inside its CID")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
+    try:
+        return read_varint(buf, pos)
+    except UnixFSError:
+        raise ValueError("the section ends inside its CID") from None
 
 
 def _cid_length(data: bytes) -> int:
