@@ -227,12 +227,6 @@ class PostgresStore(SQLStore):
                 )
                 cursor.execute(f"TRUNCATE {staging}")
 
-    def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
-        """`IN (…)` lists as one array parameter: one round trip whatever their length."""
-        if not values:
-            return []
-        return self._query(sql.replace("IN ({marks})", "= ANY(?)"), [list(values), *extra])
-
     def blocks(self) -> Iterator[Link]:
         """Every stored block's CID, in CID order (streamed by a server-side cursor)."""
         with (
