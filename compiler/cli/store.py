@@ -201,7 +201,7 @@ def _lineage_content(parent: Tree, node: LineageContent) -> None:
 
 
 def _lineage_job(parent: Tree, job: LineageJob) -> None:
-    from compiler.store.queries import _place_label
+    from compiler.store.queries import place_label
 
     if job.seen:
         parent.add("[dim](shown above)[/]")
@@ -210,7 +210,7 @@ def _lineage_job(parent: Tree, job: LineageJob) -> None:
         parent.add("[dim]the job is not in this store[/]")
         return
     for inp in job.inputs:
-        label = _place_label(inp.place)
+        label = place_label(inp.place)
         if inp.content is not None:
             branch = parent.add(f"{label} ← {inp.content.cid}")
             _lineage_content(branch, inp.content)

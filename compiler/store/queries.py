@@ -450,7 +450,7 @@ def lineage_graph(
         key = f"j_{j.cid}"
         nodes.setdefault(key, (key, "job", str(j.cid)))
         for inp in j.inputs:
-            label = _place_label(inp.place)
+            label = place_label(inp.place)
             if inp.content is not None:
                 edges[(add_content(inp.content), key, label)] = None
             elif inp.upstream is not None:
@@ -461,7 +461,7 @@ def lineage_graph(
     return list(nodes.values()), list(edges)
 
 
-def _place_label(place: str) -> str:
+def place_label(place: str) -> str:
     """`/inputs//data` → `/data`; `/task/module` → `module`."""
     if place.startswith("/inputs/"):
         return place[len("/inputs/") :]
