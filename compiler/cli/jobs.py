@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from compiler.cli.common import (
     FILES,
     JSON,
+    NO_STORE,
     PASSES,
     STRICT,
     Failed,
@@ -21,9 +22,11 @@ from compiler.cli.common import (
     compile_options,
     foreign_ids,
     read_input,
-    store_aliases,
     world_options,
 )
+
+if TYPE_CHECKING:
+    from compiler.driver import Compiled, CompiledWorkflow
 
 
 @click.command()
@@ -39,6 +42,7 @@ from compiler.cli.common import (
 )
 @STRICT
 @PASSES
+@NO_STORE
 @world_options
 @JSON
 @command
@@ -48,16 +52,20 @@ def compile(
     fmt: str,
     strict: bool,
     passes: str | None,
+    no_store: bool,
     as_json: bool,
 ) -> None:
-    """Compile job specs into compiled documents (final CID, chain, job)."""
+    """Compile job specs into compiled documents (final CID, chain, job), and record
+    them in the store (unless --no-store) for `trace`, `find` and `export`."""
     from compiler.emitters.compiled import dumps
 
     reporter = Reporter(as_json)
-    results = list(compile_each(files, compile_options(strict, passes), reporter))
+    options = compile_options(strict, passes)
+    results = list(compile_each(files, options, reporter))
     compiled = [c for _, c in results if c is not None]
     failed = len(compiled) != len(results)
-    store_aliases([alias for c in compiled for alias in foreign_ids(c)])
+    if compiled and not no_store:
+        record(compiled, options.store)
     if output and len(files) > 1:
         out_dir = Path(output)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +85,30 @@ def compile(
         click.echo(json.dumps({"diagnostics": reporter.collected}, indent=2), err=True)
     if failed:
         raise Failed
+
+
+def record(compiled: list[Compiled | CompiledWorkflow], location: str | None) -> None:
+    """Keep the compiles in the store, each all or nothing; a store that cannot be
+    written costs a warning, not the compile (its output is already made)."""
+    from compiler.store import StoreError, open_store
+    from compiler.store.ingest import store_compiled
+
+    try:
+        store = open_store(location)
+    except (StoreError, OSError) as exc:
+        click.echo(f"jobc: warning: not recorded in the store: {exc}", err=True)
+        return
+    from compiler.driver import CompiledWorkflow
+
+    try:
+        for c in compiled:
+            for job in [j for _, j in c.jobs] if isinstance(c, CompiledWorkflow) else [c]:
+                store_compiled(store, job)
+        with store.transaction():
+            for namespace, name, cid in [a for c in compiled for a in foreign_ids(c)]:
+                store.put_alias(namespace, name, cid)
+    finally:
+        store.close()
 
 
 @click.command()
