@@ -26,7 +26,6 @@ import click
 from compiler.cli.common import (
     JSON,
     PASSES,
-    STORE,
     STRICT,
     Failed,
     Reporter,
@@ -38,6 +37,7 @@ from compiler.cli.common import (
     opened_store,
     read_input,
     store_aliases,
+    world,
     world_options,
     write_output,
 )
@@ -66,7 +66,6 @@ FORMATS: dict[str, str] = {
 @STRICT
 @PASSES
 @world_options
-@STORE
 @JSON
 @command
 def export(
@@ -76,7 +75,6 @@ def export(
     with_content: bool,
     strict: bool,
     passes: str | None,
-    store_location: str | None,
     as_json: bool,
 ) -> None:
     """Write jobs out in another format: `--to car` moves CIDs and everything reachable
@@ -92,7 +90,7 @@ def export(
         {
             "format": fmt,
             "with_content": with_content,
-            "store": store_location,
+            "store": world().get("store"),  # --store, among the world options
             "json": as_json,
             "strict": strict,
             "passes": passes,
