@@ -22,7 +22,7 @@ from typing import Any
 
 from compiler import identity
 from compiler.emitters import Emitted, JobDoc, content_uri, dag_json, refuse, stash_text, stashed
-from compiler.frontends.bacalhau.common import parse_duration
+from compiler.frontends.bacalhau.common import format_duration, parse_duration
 from compiler.frontends.ipvm import STASH_KEY
 from compiler.ir import FrozenMap, Link, Value, WasmTask
 from compiler.passes.link_workflow import AWAIT_KEYS
@@ -174,13 +174,13 @@ def _resources(execution: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
         meta["fuel"] = rest.pop("fuel")
     resources = dict(rest.pop("resources", {}))
     memory = resources.get("memory")
-    if isinstance(memory, str) and memory.isdigit():
-        meta["memory"] = int(resources.pop("memory"))
+    if isinstance(memory, str) and memory.isdigit() and str(int(memory)) == memory:
+        meta["memory"] = int(resources.pop("memory"))  # bytes, written back as they were
     if resources:
         rest["resources"] = resources
     timeout = rest.get("timeout")
     seconds = parse_duration(timeout) if isinstance(timeout, str) else -1
-    if seconds >= 0:
+    if seconds > 0 and format_duration(seconds) == timeout:  # read back as written
         meta["time"] = seconds * 1000
         rest.pop("timeout")
     meta.update(rest.pop("homestar", {}))
