@@ -25,7 +25,7 @@ by hand: a few tags and varints, in the canonical order the dag-pb spec requires
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -282,3 +282,181 @@ def symlink_entry(target: bytes, sink: BlockSink | None = None) -> Entry:
     if sink is not None:
         sink(cid, block)
     return Entry(cid, len(block))
+
+
+# --- reading back -------------------------------------------------------------------------
+# The inverse of the builders above: blocks in, files and directories out. Used to put
+# content from the store on disk (a job's inputs, a memoized job's outputs). Every
+# block is checked against its CID before it is read.
+
+BlockGetter = Callable[[bytes], "bytes | None"]
+"""Gives the block of a binary CID, or None when it is not there."""
+
+
+class BlockMissing(LookupError):
+    """A block needed to read content is not available."""
+
+    def __init__(self, cid: bytes) -> None:
+        super().__init__(cid)
+        self.cid = cid
+
+
+class NotUnixFS(ValueError):
+    """A block is not what UnixFS content is made of (or not what its CID says)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A dag-pb UnixFS node read back."""
+
+    kind: int
+    """UnixFS `Data.Type`: 1 directory, 2 file, 4 symlink (0 raw, 3 metadata, 5 HAMT)."""
+    links: tuple[tuple[bytes, bytes, int], ...]
+    """(binary CID, name, Tsize) of each link, in order."""
+    data: bytes = b""
+    blocksizes: tuple[int, ...] = ()
+
+
+KIND_DIRECTORY = _DIRECTORY
+KIND_FILE = _FILE
+KIND_SYMLINK = _SYMLINK
+KIND_RAW = 0
+"""Not a UnixFS type: a `raw` leaf (a whole file of one chunk, or a piece of a file)."""
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise NotUnixFS("truncated or overlong varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of each field of a protobuf message."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _read_varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(buf, pos)
+            yield number, wire, value
+        elif wire == 2:
+            size, pos = _read_varint(buf, pos)
+            if pos + size > len(buf):
+                raise NotUnixFS("truncated field")
+            yield number, wire, buf[pos : pos + size]
+            pos += size
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+            if pos > len(buf):
+                raise NotUnixFS("truncated field")
+        else:
+            raise NotUnixFS(f"protobuf wire type {wire} is not used by dag-pb")
+
+
+def decode_node(block: bytes) -> Node:
+    """Read a dag-pb block holding UnixFS data."""
+    links: list[tuple[bytes, bytes, int]] = []
+    data: bytes | None = None
+    for number, _wire, value in _fields(block):
+        if number == 2 and isinstance(value, bytes):
+            cid, name, tsize = b"", b"", 0
+            for n, _w, v in _fields(value):
+                if n == 1 and isinstance(v, bytes):
+                    cid = v
+                elif n == 2 and isinstance(v, bytes):
+                    name = v
+                elif n == 3 and isinstance(v, int):
+                    tsize = v
+            links.append((cid, name, tsize))
+        elif number == 1 and isinstance(value, bytes):
+            data = value
+    if data is None:
+        raise NotUnixFS("a dag-pb node without UnixFS data")
+    kind, payload, blocksizes = -1, b"", []
+    for number, _wire, value in _fields(data):
+        if number == 1 and isinstance(value, int):
+            kind = value
+        elif number == 2 and isinstance(value, bytes):
+            payload = value
+        elif number == 4 and isinstance(value, int):
+            blocksizes.append(value)
+        elif number == 4 and isinstance(value, bytes):  # packed, as some writers do
+            pos = 0
+            while pos < len(value):
+                size, pos = _read_varint(value, pos)
+                blocksizes.append(size)
+    if kind < 0:
+        raise NotUnixFS("UnixFS data without a type")
+    return Node(kind, tuple(links), payload, tuple(blocksizes))
+
+
+def read_block(cid: bytes, get: BlockGetter) -> bytes:
+    """The block of `cid`, checked against it; raises BlockMissing or NotUnixFS."""
+    block = get(cid)
+    if block is None:
+        raise BlockMissing(cid)
+    if cid[:2] == b"\x12\x20" and len(cid) == 34:
+        digest = cid[2:]
+    elif cid[:1] == b"\x01" and cid[2:4] == b"\x12\x20" and len(cid) == 36:
+        digest = cid[4:]
+    else:
+        raise NotUnixFS("only sha2-256 CIDs are read")
+    if hashlib.sha256(block).digest() != digest:
+        raise NotUnixFS("a block does not hash to its CID")
+    return block
+
+
+def codec(cid: bytes) -> int:
+    """The codec of a binary CID (a CIDv0 is dag-pb)."""
+    if cid[:2] == b"\x12\x20" and len(cid) == 34:
+        return DAG_PB
+    if cid[:1] != b"\x01" or len(cid) < 2:
+        raise NotUnixFS("not a CID")
+    return cid[1]
+
+
+def read_node(cid: bytes, get: BlockGetter) -> Node:
+    """What `cid` is: a `raw` leaf (kind 0, its bytes as `data`) or a dag-pb node."""
+    kind = codec(cid)
+    block = read_block(cid, get)
+    if kind == RAW:
+        return Node(KIND_RAW, (), block)
+    if kind != DAG_PB:
+        raise NotUnixFS(f"codec 0x{kind:x} is not UnixFS content")
+    return decode_node(block)
+
+
+def file_chunks(cid: bytes, get: BlockGetter, node: Node | None = None) -> Iterator[bytes]:
+    """The bytes of a file, chunk by chunk, in order (memory stays flat)."""
+    node = node if node is not None else read_node(cid, get)
+    if node.kind == KIND_RAW:
+        yield node.data
+        return
+    if node.kind != KIND_FILE:
+        raise NotUnixFS("not a file")
+    if node.data:
+        yield node.data
+    for child, _name, _tsize in node.links:
+        yield from file_chunks(child, get)
+
+
+def directory_links(node: Node) -> list[tuple[str, bytes]]:
+    """(name, CID) of each entry of a directory node."""
+    if node.kind == 5:
+        raise NotUnixFS("a HAMT-sharded directory (jobc does not read those)")
+    if node.kind != KIND_DIRECTORY:
+        raise NotUnixFS("not a directory")
+    out = []
+    for cid, name, _tsize in node.links:
+        text = name.decode("utf-8")
+        if not text or "/" in text or text in (".", ".."):
+            raise NotUnixFS(f"a directory entry named {text!r}")
+        out.append((text, cid))
+    return out
