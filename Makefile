@@ -8,7 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages jobc needs: skopeo resolves image tags (resolve-images); tests and the
 # demo run docker-registry on 127.0.0.1 with images built offline (tests/localregistry.py).
-APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry
+# The lower pass compiles Rust (rustc, its wasm32-wasi std, lld) and C (clang, wasi-libc,
+# clang's wasm32 builtins) to WASM, inside a bubblewrap sandbox (docs/runtime.md).
+APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry \
+  rustc libstd-rust-dev-wasm32 lld clang wasi-libc libclang-rt-14-dev-wasm32 bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv js demo test lint typecheck pytest fast bench clean
