@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "lock": "compiler.cli.jobs:lock",
     "home": "compiler.cli.jobs:home",
     "hash": "compiler.cli.hash:hash_",
+    "run": "compiler.cli.run:run",
+    "receipt": "compiler.cli.run:receipt",
 }
 """Command name → `module:attribute` of its click command."""
 
