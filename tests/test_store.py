@@ -118,3 +118,36 @@ def test_aliases_map_foreign_names_to_jobs(store: Store) -> None:
     assert store.alias("bacalhau", "j-999") is None
     assert store.aliases(job) == [("bacalhau", "j-123"), ("homestar", "bafyrmi-instruction")]
     assert store.aliases(other) == []
+
+
+def test_receipts_by_node(tmp_path: Path) -> None:
+    """Only the receipts of the job signed by the nodes asked for, oldest first."""
+    from compiler import identity
+    from compiler.ir import FrozenMap
+    from compiler.runtime.receipts import NodeKey, Receipt
+
+    store = open_store(tmp_path / "s.sqlite")
+    job, other = identity.cid_of_raw(b"job"), identity.cid_of_raw(b"other job")
+    a, b, c = NodeKey.generate(), NodeKey.generate(), NodeKey.generate()
+
+    def receipt(key: NodeKey, of: object, exit_: int) -> Receipt:
+        unsigned = Receipt(
+            job=of,  # type: ignore[arg-type]
+            outputs=FrozenMap(),
+            exit=exit_,
+            stdout=identity.cid_of_raw(b""),
+            stderr=identity.cid_of_raw(b""),
+            runner=FrozenMap(),
+            node="",
+            meta=FrozenMap(),
+        )
+        return key.sign(unsigned)
+
+    made = [receipt(a, job, 1), receipt(b, job, 2), receipt(a, job, 3), receipt(a, other, 4)]
+    for r in made:
+        store.put_receipt(r)
+    assert list(store.receipts_by(job, {a.node})) == [made[0], made[2]]
+    assert list(store.receipts_by(job, [b.node, a.node])) == made[:3]
+    assert list(store.receipts_by(job, {c.node})) == []
+    assert list(store.receipts_by(job, ())) == []
+    store.close()

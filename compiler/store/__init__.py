@@ -15,7 +15,7 @@ leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +50,11 @@ class Store(Protocol):
 
     def receipts(self, job: Link) -> list[Receipt]:
         """Every stored receipt of `job`, oldest first."""
+        ...
+
+    def receipts_by(self, job: Link, nodes: Collection[str]) -> Iterator[Receipt]:
+        """The stored receipts of `job` signed by one of `nodes`, oldest first, decoded
+        one at a time (a memo lookup stops at the first that verifies)."""
         ...
 
     def put_alias(self, namespace: str, name: str, cid: Link) -> None:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,6 +167,21 @@ class SQLiteStore:
             (job.raw,),
         )
         return [Receipt.decode(bytes(data)) for (data,) in rows]
+
+    def receipts_by(self, job: Link, nodes: Collection[str]) -> Iterator[Receipt]:
+        from compiler.runtime.receipts import Receipt
+
+        wanted = sorted(set(nodes))
+        if not wanted:
+            return
+        marks = ",".join("?" * len(wanted))
+        rows = self._db().execute(
+            "SELECT b.data FROM receipts r JOIN blocks b ON b.cid = r.cid"
+            f" WHERE r.job = ? AND r.node IN ({marks}) ORDER BY r.seq",
+            (job.raw, *wanted),
+        )
+        for (data,) in rows.fetchall():
+            yield Receipt.decode(bytes(data))
 
     # --- aliases ------------------------------------------------------------------------
 
