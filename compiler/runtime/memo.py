@@ -31,9 +31,7 @@ def reusable(job: Job) -> bool:
 def find_trusted_receipt(store: Store, job: Link, nodes: Collection[str]) -> Receipt | None:
     """The oldest stored receipt of `job` signed by one of `nodes` whose signature holds,
     or None. (The oldest, so every later run is checked against the same one.)"""
-    for receipt in store.receipts(job):
-        if receipt.node not in nodes:
-            continue
+    for receipt in store.receipts_by(job, nodes):
         try:
             receipt.verify()
         except ReceiptError:

@@ -122,25 +122,6 @@ class DeterministicWasi:
 
     # -- wiring
 
-    def define(self, linker: wasmtime.Linker) -> None:
-        """Define the shadowing imports on `linker` (which must allow shadowing and
-        already have wasmtime's WASI defined)."""
-        from wasmtime import FuncType, ValType
-
-        i32, i64 = ValType.i32(), ValType.i64()
-        signatures: dict[str, tuple[list[ValType], Callable[..., int]]] = {
-            "clock_time_get": ([i32, i64, i32], self.clock_time_get),
-            "clock_res_get": ([i32, i32], self.clock_res_get),
-            "random_get": ([i32, i32], self.random_get),
-            "poll_oneoff": ([i32, i32, i32, i32], self.poll_oneoff),
-            "fd_filestat_get": ([i32, i32], self.fd_filestat_get),
-            "path_filestat_get": ([i32, i32, i32, i32, i32], self.path_filestat_get),
-            "fd_readdir": ([i32, i32, i32, i64, i32], self.fd_readdir),
-        }
-        for name, (params, fn) in signatures.items():
-            widths = tuple(64 if p == i64 else 32 for p in params)
-            linker.define_func(WASI, name, FuncType(params, [i32]), _guarded(fn, widths), True)
-
     def attach_shim(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
         """Use `instance` (of `SHIM_WAT`, linked to wasmtime's WASI) to reach the host."""
         exports = instance.exports(store)
@@ -148,25 +129,25 @@ class DeterministicWasi:
 
     # -- clocks and randomness
 
-    def clock_time_get(self, caller: Any, clock_id: int, _precision: int, out: int) -> int:
+    def clock_time_get(self, guest: Guest, clock_id: int, _precision: int, out: int) -> int:
         """The virtual clock (realtime = EPOCH + elapsed; the others = elapsed)."""
         if clock_id > 3:
             return EINVAL
         self.elapsed_ns += TICK_NS
         now = self.elapsed_ns + (EPOCH_NS if clock_id == 0 else 0)
-        _write(caller, out, struct.pack("<Q", now))
+        guest.write(out, struct.pack("<Q", now))
         return SUCCESS
 
-    def clock_res_get(self, caller: Any, clock_id: int, out: int) -> int:
+    def clock_res_get(self, guest: Guest, clock_id: int, out: int) -> int:
         """Every clock ticks in microseconds."""
         if clock_id > 3:
             return EINVAL
-        _write(caller, out, struct.pack("<Q", RESOLUTION_NS))
+        guest.write(out, struct.pack("<Q", RESOLUTION_NS))
         return SUCCESS
 
-    def random_get(self, caller: Any, buf: int, size: int) -> int:
+    def random_get(self, guest: Guest, buf: int, size: int) -> int:
         """The next `size` bytes of the job's random stream."""
-        _write(caller, buf, self.random_bytes(size))
+        guest.write(buf, self.random_bytes(size))
         return SUCCESS
 
     def random_bytes(self, size: int) -> bytes:
@@ -180,12 +161,12 @@ class DeterministicWasi:
         data: bytes = self._random.update(b"\0" * size)
         return data
 
-    def poll_oneoff(self, caller: Any, subs: int, events: int, n: int, nevents: int) -> int:
+    def poll_oneoff(self, guest: Guest, subs: int, events: int, n: int, nevents: int) -> int:
         """Clock subscriptions fire at once, the earliest first (the virtual clock moves
         to its deadline); fd subscriptions are ready at once."""
         if n == 0:
             return EINVAL
-        raw = _read(caller, subs, n * SUBSCRIPTION_SIZE)
+        raw = guest.read(subs, n * SUBSCRIPTION_SIZE)
         ready: list[bytes] = []
         earliest: tuple[int, int, int] | None = None  # (deadline, userdata, index)
         for i in range(n):
@@ -210,31 +191,31 @@ class DeterministicWasi:
         if not ready and earliest is not None:
             self.elapsed_ns = earliest[0]
             ready.append(EVENT.pack(earliest[1], SUCCESS, EVENTTYPE_CLOCK, 0, 0))
-        _write(caller, events, b"".join(ready))
-        _write(caller, nevents, struct.pack("<I", len(ready)))
+        guest.write(events, b"".join(ready))
+        guest.write(nevents, struct.pack("<I", len(ready)))
         return SUCCESS
 
     # -- files
 
-    def fd_filestat_get(self, caller: Any, fd: int, out: int) -> int:
+    def fd_filestat_get(self, guest: Guest, fd: int, out: int) -> int:
         """wasmtime's answer, with the host's traces taken out."""
-        errno = int(self._shim["fd_filestat_get"](caller, fd, _FILESTAT_AT))
+        errno = int(self._shim["fd_filestat_get"](guest.caller, fd, _FILESTAT_AT))
         if errno == SUCCESS:
-            _write(caller, out, self._clean_filestat(caller))
+            guest.write(out, self._clean_filestat(guest.caller))
         return errno
 
     def path_filestat_get(
-        self, caller: Any, fd: int, flags: int, path: int, size: int, out: int
+        self, guest: Guest, fd: int, flags: int, path: int, size: int, out: int
     ) -> int:
         """wasmtime's answer, with the host's traces taken out."""
         if size > _PATH_MAX:
             return ENAMETOOLONG
-        self._shim["memory"].write(caller, bytes(_read(caller, path, size)), _PATH_AT)
+        self._shim["memory"].write(guest.caller, bytes(guest.read(path, size)), _PATH_AT)
         errno = int(
-            self._shim["path_filestat_get"](caller, fd, flags, _PATH_AT, size, _FILESTAT_AT)
+            self._shim["path_filestat_get"](guest.caller, fd, flags, _PATH_AT, size, _FILESTAT_AT)
         )
         if errno == SUCCESS:
-            _write(caller, out, self._clean_filestat(caller))
+            guest.write(out, self._clean_filestat(guest.caller))
         return errno
 
     def _clean_filestat(self, caller: Any) -> bytes:
@@ -252,13 +233,13 @@ class DeterministicWasi:
         return number
 
     def fd_readdir(
-        self, caller: Any, fd: int, buf: int, size: int, cookie: int, used_ptr: int
+        self, guest: Guest, fd: int, buf: int, size: int, cookie: int, used_ptr: int
     ) -> int:
         """The whole listing, read once when the program starts at cookie 0, sorted; the
         cookie is the index of the next entry."""
         listing = self.listings.get(fd)
         if listing is None or cookie == 0:
-            errno, listing = self._read_listing(caller, fd)
+            errno, listing = self._read_listing(guest.caller, fd)
             if listing is None:
                 return errno
             self.listings[fd] = listing
@@ -269,8 +250,8 @@ class DeterministicWasi:
             name, ino, d_type = listing.entries[index]
             out += DIRENT.pack(index + 1, self.inode(ino), len(name), d_type) + name
         data = bytes(out[:size])  # a truncated last entry tells the program to ask again
-        _write(caller, buf, data)
-        _write(caller, used_ptr, struct.pack("<I", len(data)))
+        guest.write(buf, data)
+        guest.write(used_ptr, struct.pack("<I", len(data)))
         return SUCCESS
 
     def _read_listing(self, caller: Any, fd: int) -> tuple[int, _Listing | None]:
@@ -302,38 +283,74 @@ class DeterministicWasi:
         return SUCCESS, _Listing(sorted(dots, key=lambda e: e[0]) + rest)
 
 
-def _guarded(fn: Callable[..., int], widths: tuple[int, ...]) -> Callable[..., int]:
+def define(linker: wasmtime.Linker, current: Callable[[], DeterministicWasi]) -> None:
+    """Define the shadowing imports on `linker` (which must allow shadowing and already
+    have wasmtime's WASI defined). Each call goes to `current()`, the state of the run
+    under way on this thread, so one linker serves every run of the process."""
+    from wasmtime import FuncType, ValType
+
+    i32, i64 = ValType.i32(), ValType.i64()
+    signatures: dict[str, list[ValType]] = {
+        "clock_time_get": [i32, i64, i32],
+        "clock_res_get": [i32, i32],
+        "random_get": [i32, i32],
+        "poll_oneoff": [i32, i32, i32, i32],
+        "fd_filestat_get": [i32, i32],
+        "path_filestat_get": [i32, i32, i32, i32, i32],
+        "fd_readdir": [i32, i32, i32, i64, i32],
+    }
+    for name, params in signatures.items():
+        widths = tuple(64 if p == i64 else 32 for p in params)
+        call = _guarded(getattr(DeterministicWasi, name), widths, current)
+        linker.define_func(WASI, name, FuncType(params, [i32]), call, True)
+
+
+class Guest:
+    """The calling program's memory, for one host call (looked up once)."""
+
+    __slots__ = ("_memory", "caller")
+
+    def __init__(self, caller: Any) -> None:
+        self.caller = caller
+        self._memory: Any = None
+
+    def memory(self) -> Any:
+        """The program's exported `memory` (a program without one gets EFAULT)."""
+        if self._memory is None:
+            self._memory = self.caller.get("memory")
+            if self._memory is None:
+                raise _Fault
+        return self._memory
+
+    def read(self, ptr: int, size: int) -> bytearray:
+        """`size` bytes at `ptr`; raises _Fault outside memory."""
+        memory = self.memory()
+        if ptr + size > memory.data_len(self.caller):
+            raise _Fault
+        data: bytearray = memory.read(self.caller, ptr, ptr + size)
+        return data
+
+    def write(self, ptr: int, data: bytes) -> None:
+        """Write `data` at `ptr`; raises _Fault outside memory."""
+        memory = self.memory()
+        if ptr + len(data) > memory.data_len(self.caller):
+            raise _Fault
+        if data:
+            memory.write(self.caller, data, ptr)
+
+
+def _guarded(
+    fn: Callable[..., int], widths: tuple[int, ...], current: Callable[[], DeterministicWasi]
+) -> Callable[..., int]:
     """A shadow as the linker calls it: wasm integers (signed, as wasmtime gives them)
     read as the unsigned values WASI means, and EFAULT for a pointer outside memory."""
     masks = tuple((1 << w) - 1 for w in widths)
 
     def call(caller: Any, *args: int) -> int:
         try:
-            return fn(caller, *(a & m for a, m in zip(args, masks, strict=True)))
+            unsigned = (a & m for a, m in zip(args, masks, strict=True))
+            return fn(current(), Guest(caller), *unsigned)
         except _Fault:
             return EFAULT
 
     return call
-
-
-def _memory(caller: Any) -> Any:
-    memory = caller.get("memory")
-    if memory is None:
-        raise _Fault
-    return memory
-
-
-def _read(caller: Any, ptr: int, size: int) -> bytearray:
-    memory = _memory(caller)
-    if ptr < 0 or size < 0 or ptr + size > memory.data_len(caller):
-        raise _Fault
-    data: bytearray = memory.read(caller, ptr, ptr + size)
-    return data
-
-
-def _write(caller: Any, ptr: int, data: bytes) -> None:
-    memory = _memory(caller)
-    if ptr < 0 or ptr + len(data) > memory.data_len(caller):
-        raise _Fault
-    if data:
-        memory.write(caller, data, ptr)

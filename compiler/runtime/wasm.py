@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler.ir import Link
 from compiler.runtime.wasi import SHIM_WAT, DeterministicWasi
+from compiler.runtime.wasi import define as define_shadows
 
 if TYPE_CHECKING:
     import wasmtime
@@ -149,6 +150,36 @@ def wasmtime_version() -> str:
     from importlib.metadata import version
 
     return version("wasmtime")
+
+
+_RUNNING = threading.local()
+"""`host`: the DeterministicWasi of the run under way on this thread."""
+
+
+def _running() -> DeterministicWasi:
+    host: DeterministicWasi = _RUNNING.host
+    return host
+
+
+def _linker() -> wasmtime.Linker:
+    """A linker with wasmtime's WASI and the deterministic shadows over it."""
+    import wasmtime
+
+    linker = wasmtime.Linker(engine())
+    linker.define_wasi()
+    linker.allow_shadowing = True
+    define_shadows(linker, _running)
+    return linker
+
+
+@functools.cache
+def _linkers() -> tuple[wasmtime.Linker, wasmtime.Linker]:
+    """The process's shared linker (see `_linker`), and the shim's (wasmtime's WASI)."""
+    import wasmtime
+
+    shim_linker = wasmtime.Linker(engine())
+    shim_linker.define_wasi()
+    return _linker(), shim_linker
 
 
 @functools.cache
@@ -306,14 +337,14 @@ def run_module(
         wasi.preopen_dir(str(p.host), p.guest, p.writable)
     store.set_wasi(wasi)
 
-    linker = wasmtime.Linker(eng)
-    linker.define_wasi()
-    shim_linker = wasmtime.Linker(eng)
-    shim_linker.define_wasi()
+    # One linker serves every run without imports (the shadows find their run's state
+    # through a thread-local); a run with imports defines them on a linker of its own.
+    shared, shim_linker = _linkers()
+    linker = _linker() if imports else shared
     host = DeterministicWasi(seed=seed)
-    linker.allow_shadowing = True
-    host.define(linker)
     host.attach_shim(store, shim_linker.instantiate(store, _shim()))
+    previous = getattr(_RUNNING, "host", None)
+    _RUNNING.host = host
 
     ticks = math.ceil(limits.timeout / EPOCH_INTERVAL) + 1
     fuel_before = store.get_fuel()
@@ -349,6 +380,8 @@ def run_module(
                 "wasi_snapshot_preview1 must be given under `imports`",
                 "instantiate",
             ) from None
+        finally:
+            _RUNNING.host = previous
     return Outcome(exit=exit_code, fuel=fuel_before - store.get_fuel(), results=results)
 
 
