@@ -41,16 +41,21 @@ $(BIN)/jobc: pyproject.toml
 
 venv: $(BIN)/jobc
 
-# The main job: compile every bundled example, print its CIDs and chain. Image tags are
-# resolved against a local registry (127.0.0.1, a free port) that holds small images built
-# offline under the examples' names, so the demo needs no internet.
+# The main job: compile every bundled example, print its CIDs and chain, and run the Rust,
+# C and WAT ones. Image tags are resolved against a local registry (127.0.0.1, a free
+# port) that holds small images built offline under the examples' names, so the demo
+# needs no internet.
 demo: setup
 	@$(BIN)/python -m tests.localregistry run -- bash -c '\
 	  for f in examples/*.yaml examples/*.json; do \
 	    echo "== $$f"; \
 	    $(BIN)/jobc explain "$$f" || exit 1; \
 	  done; \
-	  echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json'
+	  echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json; \
+	  for f in examples/rust-word-count.yaml examples/c-crc32-tool.yaml examples/wasm-wat-uppercase.yaml; do \
+	    echo; echo "== jobc run $$f (twice: the second reuses the receipt)"; \
+	    $(BIN)/jobc run "$$f" && $(BIN)/jobc run "$$f" >/dev/null || exit 1; \
+	  done'
 
 lint: venv
 	$(BIN)/ruff check compiler tests bench

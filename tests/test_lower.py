@@ -415,3 +415,30 @@ def test_rebuild_catches_a_module_the_source_does_not_give(tmp_path: Path) -> No
     assert not checks[-1].ok
     assert "NOT reproducible" in checks[-1].detail
     assert str(forged_module) in checks[-1].detail
+
+
+def test_the_command_line_rebuilds_and_skips_lowering(
+    tmp_path: Path, compilers: list[list[str]]
+) -> None:
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+
+    write(tmp_path, "main.rs", HELLO_RS)
+    path = spec(tmp_path, "{engine: rust, source: main.rs}")
+    out = tmp_path / "job.compiled.json"
+
+    def jobc(*args: str) -> Any:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    assert jobc("compile", str(path), "-o", str(out)).exit_code == 0
+    result = jobc("verify", str(out), "--rebuild", "--spec", str(path))
+    assert result.exit_code == 0, result.output
+    assert "byte for byte" in result.stdout
+    assert len(compilers) == 2
+    result = jobc("cid", "--no-lower", str(path))
+    assert result.exit_code == 0
+    lowered_chain = compile_file(path).chain
+    assert lowered_chain[-1].pass_name == "lower"
+    assert result.stdout.strip() == str(lowered_chain[-2].target)  # the job before lowering
+    assert len(compilers) == 2
