@@ -164,6 +164,15 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def block_getter(store: Store) -> unixfs.BlockGetter:
+    """Reads blocks from `store` for the UnixFS reader (binary CIDs in)."""
+
+    def get(cid: bytes) -> bytes | None:
+        return store.get_block(Link(cid))
+
+    return get
+
+
 def store_sink(store: Store) -> BlockSink:
     """A block sink that puts every block into `store`."""
 
@@ -182,9 +191,7 @@ def export(link: Link, store: Store, dest: Path, *, read_only: bool = False) -> 
     Raises ContentError when a block is missing or is not UnixFS.
     """
 
-    def get(cid: bytes) -> bytes | None:
-        return store.get_block(Link(cid))
-
+    get = block_getter(store)
     try:
         _export(link.raw, get, dest, read_only)
     except unixfs.BlockMissing as exc:
@@ -202,9 +209,7 @@ def read_file(link: Link, store: Store) -> Iterator[bytes]:
     """The bytes of the UnixFS file `link` names, chunk by chunk, from the blocks in
     `store` (each checked against its CID). Raises ContentError as `export` does."""
 
-    def get(cid: bytes) -> bytes | None:
-        return store.get_block(Link(cid))
-
+    get = block_getter(store)
     try:
         yield from unixfs.file_chunks(link.raw, get)
     except unixfs.BlockMissing as exc:

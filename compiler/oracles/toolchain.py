@@ -39,7 +39,6 @@ Settings (`CompileOptions.settings`): `lower_timeout` (seconds), `lower_memory` 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -58,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 from compiler import identity, unixfs
 from compiler.diagnostics import Diagnostic, Severity, Span
 from compiler.ir import RUST_DEFAULT_EDITION, FrozenMap, Link, Value
-from compiler.oracles import Fact, OracleError, OracleUnavailable
+from compiler.oracles import Fact, OracleError, OracleUnavailable, process
 from compiler.sources import ContentError
 
 if TYPE_CHECKING:
@@ -434,39 +433,26 @@ def sandboxed(
         "/out",
         *argv,
     ]
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        proc = process.run(command, timeout=timeout)
+    except OSError as exc:
+        raise OracleUnavailable(f"cannot start the compiler's sandbox: {exc}") from None
     except subprocess.TimeoutExpired:
-        _kill(proc)
         raise OracleError(
             f"the compiler ran longer than {timeout:g} s and was stopped",
             "a smaller program, or a larger lower_timeout setting",
             "lower-timeout",
         ) from None
-    if proc.returncode != 0 and stderr.startswith(b"bwrap:"):
-        raise OracleUnavailable(
-            "cannot make the compiler's sandbox here: " + stderr.decode("utf-8", "replace").strip()
-        )
+    if proc.returncode != 0 and proc.stderr.startswith(b"bwrap:"):
+        why = proc.stderr.decode("utf-8", "replace").strip()
+        raise OracleUnavailable(f"cannot make the compiler's sandbox here: {why}")
     if proc.returncode in (-signal.SIGKILL, -signal.SIGXCPU, 128 + signal.SIGXCPU):
         raise OracleError(
             f"the compiler used more than {cpu} s of CPU time and was stopped",
             "a smaller program, or a larger lower_timeout setting",
             "lower-timeout",
         )
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    return proc
 
 
 # --- sources --------------------------------------------------------------------------------

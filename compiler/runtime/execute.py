@@ -322,9 +322,9 @@ def _awaited(source: Await, store: Store, nodes: Collection[str]) -> Link:
 
 
 def _descend(link: Link, names: list[str], store: Store, source: Await) -> Link:
-    def get(cid: bytes) -> bytes | None:
-        return store.get_block(Link(cid))
+    from compiler.oracles.content import block_getter
 
+    get = block_getter(store)
     cid = link.raw
     try:
         for name in names:

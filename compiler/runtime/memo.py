@@ -70,9 +70,9 @@ def differences(store: Store, old: Receipt, new: Receipt, determinism: str) -> l
 def _unordered_difference(store: Store, a: Link, b: Link) -> str | None:
     """None when `a` and `b` hold the same files with the same lines in any order."""
 
-    def get(cid: bytes) -> bytes | None:
-        return store.get_block(Link(cid))
+    from compiler.oracles.content import block_getter
 
+    get = block_getter(store)
     try:
         left, right = dict(_walk(a.raw, get, "")), dict(_walk(b.raw, get, ""))
     except (unixfs.BlockMissing, unixfs.NotUnixFS) as exc:
