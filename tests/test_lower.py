@@ -442,3 +442,22 @@ def test_the_command_line_rebuilds_and_skips_lowering(
     assert lowered_chain[-1].pass_name == "lower"
     assert result.stdout.strip() == str(lowered_chain[-2].target)  # the job before lowering
     assert len(compilers) == 2
+
+
+def test_a_large_binary_module_known_only_by_cid_is_not_lowered(tmp_path: Path) -> None:
+    """A module of several chunks (a dag-pb root), read back from the store by CID."""
+    import wasmtime
+
+    text = '(module (memory 8) (data (i32.const 0) "' + "x" * 400_000 + '"))'
+    (tmp_path / "big.wasm").write_bytes(bytes(wasmtime.wat2wasm(text)))
+    options = CompileOptions(settings={"store_content": True})
+    first = compile_file(spec(tmp_path, "{engine: wasm, module: big.wasm}"), options)
+    module = first.job.task.module  # type: ignore[union-attr]
+    assert str(module).startswith("bafybei")  # more than one chunk
+    store = open_store()
+    store.cache_delete(toolchain.SNIFF_CACHE, str(module))  # read it again
+    store.close()
+    by_cid = spec(tmp_path, f"{{engine: wasm, module: 'ipfs://{module}'}}", "b.yaml")
+    again = compile_file(by_cid)
+    assert [r.pass_name for r in again.chain] == ["parse", "resolve-content"]
+    assert again.cid == first.cid

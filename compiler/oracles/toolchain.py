@@ -154,7 +154,10 @@ class Lowerer:
     @property
     def store(self) -> Store:
         """The store (blocks, memo): lowering needs one."""
-        return self.context.store
+        try:
+            return self.context.store
+        except Exception as exc:  # an unwritable data dir: no lowering, not a crash
+            raise OracleUnavailable(f"no store to keep the module in: {exc}") from None
 
     def answer(self, question: Fact) -> Fact:
         """`{"toolchain", "module"}` for `{"source", "language", "edition"?, "places"?}`."""
@@ -237,16 +240,15 @@ class Lowerer:
 
     def _is_binary(self, source: Link, places: list[str]) -> bool:
         """Whether a WASM module is binary (so nothing to lower), remembered by CID."""
+        from compiler.oracles.content import ContentOracle, read_file
+
         store = self.store
         if store.cache_get(SNIFF_CACHE, str(source)) == "binary":
             return True
-        head = b""
-        block = store.get_block(source)
-        if block is not None and unixfs.codec(source.raw) == unixfs.RAW:
-            head = block[:4]
-        else:
-            from compiler.oracles.content import ContentOracle
-
+        head: bytes | None = None
+        try:
+            head = next(read_file(source, store), b"")[:4]
+        except ContentError:
             for place in places:
                 if place.startswith("file:") and not place.startswith("file://"):
                     try:
@@ -255,11 +257,11 @@ class Lowerer:
                     except (ContentError, OracleUnavailable, OSError):
                         continue
                     break
+        if head is None:
+            raise OracleUnavailable(f"the module {source} cannot be read here")
         if head == b"\0asm":
             store.cache_put(SNIFF_CACHE, str(source), "binary", ttl=None)
             return True
-        if not head and block is None:
-            raise OracleUnavailable(f"the module {source} cannot be read here")
         return False
 
     # -- compiling
