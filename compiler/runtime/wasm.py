@@ -18,6 +18,7 @@ native code, so that cache is trusted: it is written only by this node, never im
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
 import platform
@@ -222,6 +223,16 @@ class _Ticker:
 
 
 _TICKER = _Ticker()
+
+
+@atexit.register
+def _release() -> None:
+    """Drop the process's wasmtime objects while wasmtime is still loaded: left to the
+    interpreter's teardown, their finalizers would find its bindings gone."""
+    with _COMPILED_LOCK:
+        _COMPILED.clear()
+    _linkers.cache_clear()
+    _shim.cache_clear()
 
 
 # --- modules ------------------------------------------------------------------------------
