@@ -10,8 +10,10 @@ BIN := $(VENV)/bin
 # demo run docker-registry on 127.0.0.1 with images built offline (tests/localregistry.py).
 # The lower pass compiles Rust (rustc, its wasm32-wasi std, lld) and C (clang, wasi-libc,
 # clang's wasm32 builtins) to WASM, inside a bubblewrap sandbox (docs/runtime.md).
+# postgresql: the store's second backend; tests run their own cluster (tests/localpostgres.py).
 APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry \
-  rustc libstd-rust-dev-wasm32 lld clang wasi-libc libclang-rt-14-dev-wasm32 bubblewrap
+  rustc libstd-rust-dev-wasm32 lld clang wasi-libc libclang-rt-14-dev-wasm32 bubblewrap \
+  postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv js demo test lint typecheck pytest fast bench clean
@@ -28,6 +30,12 @@ apt:
 	    if [ -d /run/systemd/system ]; then \
 	      echo "stopping the docker-registry service Debian starts (it listens on every interface; jobc runs its own)"; \
 	      $(SUDO) systemctl disable --now docker-registry || true; \
+	    fi;; \
+	  esac; \
+	  case " $$missing " in *" postgresql "*) \
+	    if [ -d /run/systemd/system ]; then \
+	      echo "stopping the PostgreSQL cluster Debian starts (tests and benchmarks run their own)"; \
+	      $(SUDO) systemctl disable --now postgresql || true; \
 	    fi;; \
 	  esac; \
 	fi
@@ -90,6 +98,7 @@ bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/store.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -20,8 +20,9 @@ from click.testing import CliRunner
 from compiler import identity
 from compiler.cli import main
 from compiler.driver import Compiled, CompileOptions, compile_file
-from compiler.ir import FrozenMap, Link
+from compiler.ir import Await, FrozenMap, Link
 from compiler.oracles.content import Hasher, read_file, store_path
+from compiler.passes import default_pipeline
 from compiler.runtime import execute, wasm
 from compiler.runtime.execute import Ran, run_job
 from compiler.runtime.memo import differences, find_trusted_receipt
@@ -37,10 +38,10 @@ EPOCH = 946_684_800
 
 
 @pytest.fixture
-def store() -> Any:
-    s = open_store()
-    yield s
-    s.close()
+def store(home_store: Store) -> Store:
+    """The data dir's store (what `jobc run` uses), not conftest's two backends: most
+    tests here run in one; `test_runs_receipts_and_memo_hits_on_both_backends` in both."""
+    return home_store
 
 
 def job_spec(folder: Path, program: str, extra: str = "", name: str = "") -> Path:
@@ -451,9 +452,21 @@ def test_an_input_can_await_another_jobs_output(tmp_path: Path, store: Store) ->
             "source: data/words.txt", f"source: 'job:{first.cid}#/outputs/CRC32SUMS'"
         )
     )
-    _, second = run(spec, store)
     sums = text(ran.receipt.stdout, store)
+    # Compiled here, resolve-awaits already names the content (the input is a CID)…
+    c, second = run(spec, store)
     assert text(second.receipt.stdout, store) == sums.upper()
+    assert isinstance(c.job.inputs[0].source, Link)
+    # …compiled before the first job ran (no resolve-awaits), the runner resolves it.
+    passes = tuple(p for p in default_pipeline() if p.name != "resolve-awaits")
+    options = CompileOptions(passes=passes, settings={"store_content": True})
+    awaiting = compile_file(spec, options).job
+    assert isinstance(awaiting.inputs[0].source, Await)
+    third = run_job(awaiting, store, NodeKey.load_or_create())
+    assert third.receipt.stdout == second.receipt.stdout
+    stranger = NodeKey.generate().node
+    with pytest.raises(RunError, match="no trusted receipt"):
+        run_job(awaiting, store, NodeKey.load_or_create(), nodes={stranger})
 
 
 def test_a_compiled_module_is_reused_from_the_store(
@@ -521,3 +534,31 @@ def test_the_examples_run_and_print_what_they_should(name: str, store: Store) ->
     assert ran.receipt.exit == 0
     assert text(ran.receipt.stdout, store) == EXPECTED[name]()
     assert ran.receipt.job == c.cid
+
+
+def test_a_run_is_recorded_for_the_stores_queries(jobc_home: Path) -> None:
+    """`jobc run` records the compile as `jobc compile` does: `find` sees the receipt."""
+    spec = str(EXAMPLES / "c-checksum.yaml")
+    assert cli("run", spec)[0] == 0
+    code, out, err = cli("find", spec, "--json")
+    assert code == 0, err
+    assert "receipt" in out
+
+
+def test_runs_receipts_and_memo_hits_on_both_backends(
+    store_location: str, tmp_path: Path, executions: list[str]
+) -> None:
+    """SQLite and PostgreSQL: the blocks, the compiled-module cache, the receipt, the
+    memo hit and `-o` from the kept blocks."""
+    spec = str(EXAMPLES / "c-crc32-tool.yaml")
+    code, first, err = cli("run", "--store", store_location, spec)
+    assert code == 0, err
+    code, again, err = cli("run", "--store", store_location, spec, "-o", str(tmp_path / "o"))
+    assert code == 0, err
+    assert again == first
+    assert executions == ["ran"]
+    assert (tmp_path / "o" / "outputs" / "CRC32SUMS").read_text() == first
+    code, out, _ = cli("receipt", "show", "--store", store_location, str(compile_file(spec).cid))
+    assert code == 0
+    (shown,) = json.loads(out)
+    assert cli("receipt", "verify", "--store", store_location, shown["cid"]["/"])[0] == 0

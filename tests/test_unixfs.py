@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from compiler import unixfs
+from compiler import unixfs, unixfs_read
 from compiler.ir import Link
 from compiler.unixfs import CHUNK_SIZE, Entry, FileBuilder, directory_entry, file_entry
 
@@ -157,9 +157,9 @@ def test_files_read_back_exactly_whatever_their_size() -> None:
         data = rng.randbytes(size)
         blocks: dict[bytes, bytes] = {}
         root = file_entry(data, blocks.setdefault)
-        assert b"".join(unixfs.file_chunks(root.cid, blocks.get)) == data, size
-        node = unixfs.read_node(root.cid, blocks.get)
-        assert node.kind == (unixfs.KIND_RAW if size <= CHUNK_SIZE else unixfs.KIND_FILE)
+        assert b"".join(unixfs_read.file_chunks(root.cid, blocks.get)) == data, size
+        node = unixfs_read.read_node(root.cid, blocks.get)
+        assert node.kind == (unixfs_read.KIND_RAW if size <= CHUNK_SIZE else unixfs_read.KIND_FILE)
 
 
 def test_directories_and_symlinks_read_back() -> None:
@@ -167,14 +167,14 @@ def test_directories_and_symlinks_read_back() -> None:
     inner = directory_entry([(b"x.txt", file_entry(b"x\n", blocks.setdefault))], blocks.setdefault)
     link = unixfs.symlink_entry(b"../elsewhere", blocks.setdefault)
     root = directory_entry([(b"sub", inner), (b"ln", link)], blocks.setdefault)
-    node = unixfs.read_node(root.cid, blocks.get)
-    entries = dict(unixfs.directory_links(node))
+    node = unixfs_read.read_node(root.cid, blocks.get)
+    entries = dict(unixfs_read.directory_links(node))
     assert sorted(entries) == ["ln", "sub"]
-    assert unixfs.read_node(entries["ln"], blocks.get).data == b"../elsewhere"
-    sub = unixfs.read_node(entries["sub"], blocks.get)
-    ((name, x),) = unixfs.directory_links(sub)
+    assert unixfs_read.read_node(entries["ln"], blocks.get).data == b"../elsewhere"
+    sub = unixfs_read.read_node(entries["sub"], blocks.get)
+    ((name, x),) = unixfs_read.directory_links(sub)
     assert name == "x.txt"
-    assert b"".join(unixfs.file_chunks(x, blocks.get)) == b"x\n"
+    assert b"".join(unixfs_read.file_chunks(x, blocks.get)) == b"x\n"
 
 
 def test_a_block_must_hash_to_its_cid_and_be_there() -> None:
@@ -183,11 +183,11 @@ def test_a_block_must_hash_to_its_cid_and_be_there() -> None:
     leaf = next(c for c in blocks if c != root.cid)
     tampered = dict(blocks)
     tampered[leaf] = b"z" + blocks[leaf][1:]
-    with pytest.raises(unixfs.NotUnixFS, match="does not hash"):
-        b"".join(unixfs.file_chunks(root.cid, tampered.get))
+    with pytest.raises(unixfs_read.UnixFSError, match="does not hash"):
+        b"".join(unixfs_read.file_chunks(root.cid, tampered.get))
     missing = {k: v for k, v in blocks.items() if k != leaf}
-    with pytest.raises(unixfs.BlockMissing) as info:
-        b"".join(unixfs.file_chunks(root.cid, missing.get))
+    with pytest.raises(unixfs_read.BlockMissing) as info:
+        b"".join(unixfs_read.file_chunks(root.cid, missing.get))
     assert info.value.cid == leaf
 
 
@@ -195,5 +195,5 @@ def test_malformed_nodes_are_errors_not_crashes() -> None:
     rng = random.Random(7)
     for _ in range(2000):
         block = rng.randbytes(rng.randrange(0, 40))
-        with contextlib.suppress(unixfs.NotUnixFS):
-            unixfs.decode_node(block)
+        with contextlib.suppress(unixfs_read.UnixFSError):
+            unixfs_read.decode_node(block)

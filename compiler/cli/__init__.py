@@ -28,6 +28,14 @@ COMMANDS: dict[str, str] = {
     "hash": "compiler.cli.hash:hash_",
     "run": "compiler.cli.run:run",
     "receipt": "compiler.cli.run:receipt",
+    "trace": "compiler.cli.store:trace",
+    "find": "compiler.cli.store:find",
+    "lineage": "compiler.cli.store:lineage",
+    "refcount": "compiler.cli.store:refcount",
+    "reputation": "compiler.cli.store:reputation",
+    "disown": "compiler.cli.store:disown",
+    "import": "compiler.cli.store:import_",
+    "export": "compiler.cli.export:export",
 }
 """Command name → `module:attribute` of its click command."""
 

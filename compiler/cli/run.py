@@ -20,12 +20,14 @@ import click
 from compiler.cli.common import (
     JSON,
     PASSES,
+    STORE,
     STRICT,
     Failed,
     Reporter,
     command,
     compile_each,
     compile_options,
+    opened_store,
     parse_size,
     world_options,
 )
@@ -95,6 +97,7 @@ def run(
     from compiler.runtime.receipts import NodeKey, ReceiptError, trusted_nodes
     from compiler.runtime.wasm import RunError, limits_for
     from compiler.store import open_store
+    from compiler.store.ingest import store_compiled
 
     memory_limit = parse_size(memory) if memory is not None else None
     reporter = Reporter(as_json)
@@ -114,8 +117,11 @@ def run(
     except (RunError, ReceiptError, ValueError) as exc:
         _fail(spec, exc, reporter)
         raise Failed from None
-    store = open_store()
+    store = open_store(options.store)
     try:
+        # Recorded as `jobc compile` records it: `find`, `trace` and `reputation` see the
+        # job (and its determinism) beside its receipts.
+        store_compiled(store, compiled)
         old = find_trusted_receipt(store, cid, nodes) if reusable(job) else None
         if old is not None and not rerun:
             receipt, receipt_cid, reused = old, old.cid, True
@@ -246,17 +252,13 @@ def receipt() -> None:
 
 @receipt.command()
 @click.argument("what", metavar="JOB|RECEIPT")
+@STORE
 @command
-def show(what: str) -> None:
+def show(what: str, store_location: str | None) -> None:
     """Print a receipt (by its CID), or every receipt of a job (by the job's CID), as
     DAG-JSON."""
-    from compiler.store import open_store
-
-    store = open_store()
-    try:
+    with opened_store(store_location) as store:
         found = _receipts_named(what, store)
-    finally:
-        store.close()
     if not found:
         click.echo(f"jobc: no receipt of or named {what} in the store", err=True)
         raise Failed
@@ -268,9 +270,16 @@ def show(what: str) -> None:
 @click.argument("items", nargs=-1, required=True, metavar="FILE|CID...")
 @click.option("--trusted", is_flag=True, help="Also fail when the signer is not a trusted node.")
 @TRUST
+@STORE
 @JSON
 @command
-def verify(items: tuple[str, ...], trusted: bool, trust: tuple[str, ...], as_json: bool) -> None:
+def verify(
+    items: tuple[str, ...],
+    trusted: bool,
+    trust: tuple[str, ...],
+    store_location: str | None,
+    as_json: bool,
+) -> None:
     """Check receipts' signatures: files (DAG-JSON as `receipt show` prints it, or a
     DAG-CBOR block), receipt CIDs, or job CIDs (every receipt of the job in the store)."""
     from compiler.runtime.receipts import ReceiptError, trusted_nodes
@@ -285,7 +294,7 @@ def verify(items: tuple[str, ...], trusted: bool, trust: tuple[str, ...], as_jso
                 if Path(item).is_file():
                     found = [_receipt_file(Path(item))]
                 else:
-                    store = store or open_store()
+                    store = store or open_store(store_location)
                     found = _receipts_named(item, store)
                     if not found:
                         raise ReceiptError(f"no receipt of or named {item} in the store")

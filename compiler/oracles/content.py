@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler import sources, unixfs
+from compiler import sources, unixfs, unixfs_read
 from compiler.ir import FrozenMap, Link
 from compiler.oracles import Fact
 from compiler.sources import ContentError, Unpinnable
@@ -164,7 +164,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def block_getter(store: Store) -> unixfs.BlockGetter:
+def block_getter(store: Store) -> unixfs_read.GetBlock:
     """Reads blocks from `store` for the UnixFS reader (binary CIDs in)."""
 
     def get(cid: bytes) -> bytes | None:
@@ -194,14 +194,14 @@ def export(link: Link, store: Store, dest: Path, *, read_only: bool = False) -> 
     get = block_getter(store)
     try:
         _export(link.raw, get, dest, read_only)
-    except unixfs.BlockMissing as exc:
+    except unixfs_read.BlockMissing as exc:
         raise ContentError(
             f"the block {Link(exc.cid)} of {link} is not in the store",
             "compile or run with the data at hand (jobc run keeps the blocks it reads), "
             "or import them",
             "missing-block",
         ) from None
-    except (unixfs.NotUnixFS, UnicodeDecodeError) as exc:
+    except (unixfs_read.UnixFSError, UnicodeDecodeError) as exc:
         raise ContentError(f"{link} is not UnixFS content: {exc}", code="not-unixfs") from None
 
 
@@ -211,22 +211,22 @@ def read_file(link: Link, store: Store) -> Iterator[bytes]:
 
     get = block_getter(store)
     try:
-        yield from unixfs.file_chunks(link.raw, get)
-    except unixfs.BlockMissing as exc:
+        yield from unixfs_read.file_chunks(link.raw, get)
+    except unixfs_read.BlockMissing as exc:
         raise ContentError(
             f"the block {Link(exc.cid)} of {link} is not in the store", code="missing-block"
         ) from None
-    except unixfs.NotUnixFS as exc:
+    except unixfs_read.UnixFSError as exc:
         raise ContentError(f"{link} is not a UnixFS file: {exc}", code="not-unixfs") from None
 
 
-def _export(cid: bytes, get: unixfs.BlockGetter, dest: Path, read_only: bool) -> None:
-    node = unixfs.read_node(cid, get)
-    if node.kind == unixfs.KIND_SYMLINK:
+def _export(cid: bytes, get: unixfs_read.GetBlock, dest: Path, read_only: bool) -> None:
+    node = unixfs_read.read_node(cid, get)
+    if node.kind == unixfs_read.KIND_SYMLINK:
         os.symlink(node.data, dest)
-    elif node.kind == unixfs.KIND_DIRECTORY:
+    elif node.kind == unixfs_read.KIND_DIRECTORY:
         dest.mkdir()
-        for name, child in unixfs.directory_links(node):
+        for name, child in unixfs_read.directory_links(node):
             _export(child, get, dest / name, read_only)
         if read_only:
             dest.chmod(0o555)
@@ -234,7 +234,7 @@ def _export(cid: bytes, get: unixfs.BlockGetter, dest: Path, read_only: bool) ->
         # O_EXCL and O_NOFOLLOW: never write through something already at `dest`.
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with open(fd, "wb") as file:
-            for chunk in unixfs.file_chunks(cid, get, node):
+            for chunk in unixfs_read.file_chunks(cid, get, node):
                 file.write(chunk)
         if read_only:
             dest.chmod(0o444)

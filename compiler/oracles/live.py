@@ -26,6 +26,7 @@ FACTORIES: dict[str, str] = {
     "content": "compiler.oracles.content:handler",
     "image": "compiler.oracles.registry:handler",
     "toolchain": "compiler.oracles.toolchain:handler",
+    "receipt": "compiler.oracles.receipt:handler",
 }
 """Kind of question → `module:function` of its handler factory. Later issues add
 theirs here: `image` (registry), `content` (files, URLs), `toolchain` (lowering)."""

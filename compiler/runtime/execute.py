@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compiler import identity, unixfs
+from compiler import identity
 from compiler.ir import (
     Await,
     DockerTask,
@@ -31,7 +31,6 @@ from compiler.ir import (
     WasmTask,
     unpinned,
 )
-from compiler.runtime.memo import find_trusted_receipt
 from compiler.runtime.receipts import NodeKey, Receipt, timestamp
 from compiler.runtime.wasm import (
     PROFILE,
@@ -302,38 +301,22 @@ def _within(path: str, folder: str) -> bool:
 
 
 def _awaited(source: Await, store: Store, nodes: Collection[str]) -> Link:
-    """The content an awaited output holds, from the other job's trusted receipt."""
-    receipt = find_trusted_receipt(store, source.job, nodes)
-    if receipt is None:
+    """The content an awaited output holds, from the other job's trusted receipts (the
+    receipt oracle's rule: successful runs, which must agree)."""
+    from compiler.oracles import OracleError, OracleUnavailable
+    from compiler.oracles.receipt import output_cid
+
+    try:
+        return output_cid(store, source.job, source.path, frozenset(nodes))
+    except OracleUnavailable as exc:
         raise RunError(
-            f"an input awaits job {source.job}, which has no trusted receipt here",
+            f"an input awaits job {source.job} ({source.path}): {exc}",
             "run that job first (jobc run its spec), or import its receipt and outputs",
             "await",
-        )
-    for path in sorted(receipt.outputs, key=len, reverse=True):
-        if _within(source.path, path):
-            rest = [p for p in source.path[len(path) :].split("/") if p]
-            return _descend(receipt.outputs[path], rest, store, source)
-    raise RunError(
-        f"job {source.job} has no output {source.path} (its outputs: "
-        f"{', '.join(receipt.outputs) or 'none'})",
-        code="await",
-    )
-
-
-def _descend(link: Link, names: list[str], store: Store, source: Await) -> Link:
-    from compiler.oracles.content import block_getter
-
-    get = block_getter(store)
-    cid = link.raw
-    try:
-        for name in names:
-            entries = dict(unixfs.directory_links(unixfs.read_node(cid, get)))
-            if name not in entries:
-                raise RunError(f"job {source.job}'s output has no {source.path}", code="await")
-            cid = entries[name]
-    except (unixfs.BlockMissing, unixfs.NotUnixFS) as exc:
-        raise RunError(
-            f"cannot read job {source.job}'s output {source.path}: {exc}", code="await"
         ) from None
-    return Link(cid)
+    except OracleError as exc:
+        raise RunError(
+            f"an input awaits job {source.job} ({source.path}): {exc.message}",
+            exc.hint,
+            "await",
+        ) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING
 
-from compiler import unixfs
+from compiler import unixfs_read
 from compiler.ir import Job, Link
 from compiler.runtime.receipts import Receipt, ReceiptError
 
@@ -31,8 +31,14 @@ def reusable(job: Job) -> bool:
 def find_trusted_receipt(store: Store, job: Link, nodes: Collection[str]) -> Receipt | None:
     """The oldest stored receipt of `job` signed by one of `nodes` whose signature holds,
     or None. (The oldest, so every later run is checked against the same one.)"""
-    for receipt in store.receipts_by(job, nodes):
+    for ref in store.receipt_refs([job]):
+        if ref.node not in nodes:
+            continue
+        block = store.get_block(ref.cid)
+        if block is None:
+            continue
         try:
+            receipt = Receipt.decode(block)
             receipt.verify()
         except ReceiptError:
             continue  # a store that took it should not have: never reuse it
@@ -75,7 +81,7 @@ def _unordered_difference(store: Store, a: Link, b: Link) -> str | None:
     get = block_getter(store)
     try:
         left, right = dict(_walk(a.raw, get, "")), dict(_walk(b.raw, get, ""))
-    except (unixfs.BlockMissing, unixfs.NotUnixFS) as exc:
+    except (unixfs_read.BlockMissing, unixfs_read.UnixFSError) as exc:
         return f"cannot compare their contents: {exc.__class__.__name__}"
     if left.keys() != right.keys():
         return "they hold different files"
@@ -85,15 +91,15 @@ def _unordered_difference(store: Store, a: Link, b: Link) -> str | None:
     return None
 
 
-def _walk(cid: bytes, get: unixfs.BlockGetter, prefix: str) -> Iterator[tuple[str, object]]:
+def _walk(cid: bytes, get: unixfs_read.GetBlock, prefix: str) -> Iterator[tuple[str, object]]:
     """(path, sorted lines, or the symlink's target) of every file under `cid`."""
-    node = unixfs.read_node(cid, get)
-    if node.kind == unixfs.KIND_DIRECTORY:
+    node = unixfs_read.read_node(cid, get)
+    if node.kind == unixfs_read.KIND_DIRECTORY:
         yield prefix + "/", None
-        for name, child in unixfs.directory_links(node):
+        for name, child in unixfs_read.directory_links(node):
             yield from _walk(child, get, f"{prefix}/{name}")
-    elif node.kind == unixfs.KIND_SYMLINK:
+    elif node.kind == unixfs_read.KIND_SYMLINK:
         yield prefix, ("symlink", node.data)
     else:
-        data = b"".join(unixfs.file_chunks(cid, get, node))
+        data = b"".join(unixfs_read.file_chunks(cid, get, node))
         yield prefix, sorted(data.splitlines(keepends=False))
