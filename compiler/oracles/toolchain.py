@@ -180,6 +180,8 @@ class Lowerer:
                 module = Link.parse(hit["module"])
                 if store.has_block(module) and store.has_block(toolchain.cid):
                     return _answer(toolchain.cid, module, hit.get("warnings", []))
+        from compiler.oracles.content import store_sink
+
         with tempfile.TemporaryDirectory(prefix="jobc-lower-") as tmp:
             work = Path(tmp)
             src = work / "src"
@@ -187,7 +189,7 @@ class Lowerer:
             _layout(work / "in", src, SINGLE_FILE[toolchain.language])
             module_bytes, warnings = self._lower(toolchain, src, work, local)
             with store.transaction():
-                module = Link(unixfs.file_entry(module_bytes, _sink(store)).cid)
+                module = Link(unixfs.file_entry(module_bytes, store_sink(store)).cid)
                 store.put_block(toolchain.cid, toolchain.block)
                 store.cache_put(
                     LOWER_CACHE, key, {"module": str(module), "warnings": warnings}, ttl=None
@@ -230,7 +232,9 @@ class Lowerer:
             export(source, store, dest)
         except ContentError as exc:
             raise OracleUnavailable(exc.message) from None
-        size = sum(p.stat().st_size for p in _files(dest))
+        size = (
+            dest.stat().st_size if dest.is_file() else sum(p.stat().st_size for p in _files(dest))
+        )
         if size > MAX_SOURCE:
             raise OracleError(
                 f"the source is {size:,} bytes, more than jobc lowers ({MAX_SOURCE:,})",
@@ -340,13 +344,6 @@ def _layout(given: Path, src: Path, name: str) -> None:
 def _answer(toolchain: Link, module: Link, warnings: Any) -> Fact:
     notes = tuple(FrozenMap({k: v for k, v in w.items() if v is not None}) for w in warnings or ())
     return FrozenMap({"toolchain": toolchain, "module": module, "warnings": notes})
-
-
-def _sink(store: Store) -> unixfs.BlockSink:
-    def put(cid: bytes, block: bytes) -> None:
-        store.put_block(Link(cid), block)
-
-    return put
 
 
 def _files(folder: Path) -> Iterator[Path]:
