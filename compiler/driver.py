@@ -60,6 +60,10 @@ class Compiled:
     execution: dict[str, Any]
     sources: dict[str, list[str]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    locations: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """IR path → JSON pointer in the document, as the front-end recorded it (see
+    `document_pointer`): where a value of the job was written, e.g. for the gateway to
+    rewrite the image it pinned in place."""
     _identity_maps: dict[int, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -87,6 +91,11 @@ class Compiled:
         if it is still there (handed over: the caller owns it), else a new rendering."""
         made = self._identity_maps.pop(id(job), None)
         return made if made is not None else identity.identity_dag_json(job)
+
+    def document_pointer(self, ir_path: str) -> str:
+        """The JSON pointer in the document where the IR value at `ir_path` was written
+        (the IR path itself where the front-end wrote nothing else down)."""
+        return self.locations.get(ir_path) or _located_within(ir_path, self.locations)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -193,6 +202,7 @@ def run_passes(
         execution=parsed.execution,
         sources=oracle.sources,
         diagnostics=diagnostics,
+        locations=parsed.locations,
         _identity_maps=identity_maps,
     )
 
@@ -215,7 +225,7 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     """Give a pass's diagnostic (which names an IR path) its place in the document."""
     if diag.span is not None or not diag.pointer:
         return diag
-    pointer = parsed.locations.get(diag.pointer) or _located_within(diag.pointer, parsed)
+    pointer = parsed.locations.get(diag.pointer) or _located_within(diag.pointer, parsed.locations)
     span = doc.span(pointer)
     if diag.value_offset >= 0 and span.offset >= 0:
         # A YAML scalar's span starts at its properties (`&anchor !!str "value"`).
@@ -226,7 +236,7 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     return dataclasses.replace(diag, span=span, pointer=pointer)
 
 
-def _located_within(pointer: str, parsed: Parsed) -> str:
+def _located_within(pointer: str, locations: Mapping[str, str]) -> str:
     """The document pointer of a field inside a located IR node (`/inputs/<target>/source`).
 
     Inputs are located by the target as written; passes after normalize name the cleaned
@@ -235,12 +245,12 @@ def _located_within(pointer: str, parsed: Parsed) -> str:
     head, _, tail = pointer.rpartition("/")
     if not head:
         return pointer
-    found = parsed.locations.get(head)
+    found = locations.get(head)
     if found is None and head.startswith("/inputs/"):
         from compiler.passes.normalize import clean_path
 
         target = head[len("/inputs/") :]
-        for key, place in parsed.locations.items():
+        for key, place in locations.items():
             if key.startswith("/inputs/") and clean_path(key[len("/inputs/") :]) == target:
                 found = place
                 break

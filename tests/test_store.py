@@ -51,6 +51,18 @@ def test_cache_expiry(store: Store) -> None:
     assert store.cache_get("image", "forever") is None
 
 
+def test_cache_purge(store: Store) -> None:
+    for namespace in ("image", "content-file"):
+        for key in ("a", "b"):
+            store.cache_put(namespace, key, 1, ttl=None)
+    assert store.cache_purge("image") == 2
+    assert store.cache_get("image", "a") is None
+    assert store.cache_get("content-file", "a") == 1
+    assert store.cache_purge("nothing-here") == 0
+    assert store.cache_purge() == 2
+    assert store.cache_get("content-file", "b") is None
+
+
 def test_transaction_rolls_back_on_failure(store: Store) -> None:
     cid = cid_of_raw(b"x")
 

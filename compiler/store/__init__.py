@@ -77,6 +77,10 @@ class Store(Protocol):
 
     def cache_delete(self, namespace: str, key: str) -> None: ...
 
+    def cache_purge(self, namespace: str | None = None) -> int:
+        """Drop every entry of `namespace` (every namespace when None); how many went."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Everything written inside is committed together, or not at all."""
         ...

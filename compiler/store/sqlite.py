@@ -222,3 +222,10 @@ class SQLiteStore:
 
     def cache_delete(self, namespace: str, key: str) -> None:
         self._db().execute("DELETE FROM cache WHERE namespace = ? AND key = ?", (namespace, key))
+
+    def cache_purge(self, namespace: str | None = None) -> int:
+        if namespace is None:
+            cursor = self._db().execute("DELETE FROM cache")
+        else:
+            cursor = self._db().execute("DELETE FROM cache WHERE namespace = ?", (namespace,))
+        return cursor.rowcount

@@ -1,0 +1,178 @@
+"""The gateway's own API under `/jobc/v1/`, and `/metrics` (OpenAPI: `compiler.gateway.openapi`).
+
+Routes are Starlette's (path parameters, HEAD for GET); what does not match is a
+problem+json `404`, a known path with another method a `405` with `Allow`. Admin
+actions need `Authorization: Bearer <token>` with the token the gateway was given, and
+are off (`403`) when it was given none.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from compiler.gateway import openapi
+from compiler.gateway.asgi import Receive, Scope, Send
+from compiler.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from compiler.gateway.problems import KINDS, TYPE_PREFIX, Problem
+
+if TYPE_CHECKING:
+    from compiler.gateway.middleware import Exchange, Gateway
+
+Handler = Callable[[Request, "Exchange"], Awaitable[Response]]
+
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (orjson: links and bytes are already in DAG-JSON form)."""
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+def version() -> str:
+    """jobc's version, as installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("jobc")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "0+unknown"
+
+
+class Api:
+    """The routes of one gateway's own API."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.routes = [
+            Route("/jobc/v1/health", self.health, methods=["GET"]),
+            Route("/jobc/v1/compile", self.compile, methods=["POST"]),
+            Route("/jobc/v1/openapi.json", self.openapi, methods=["GET"]),
+            Route("/jobc/v1/problems/{kind}", self.problem_type, methods=["GET"]),
+            Route("/jobc/v1/admin/cache/purge", self.purge_cache, methods=["POST"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+        ]
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, exchange: Exchange
+    ) -> None:
+        """Answer a request to the gateway's own API (raises Problem for errors)."""
+        allowed: set[str] = set()
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope = {**scope, **child}
+                handler: Handler = route.endpoint
+                response = await handler(Request(scope, receive), exchange)
+                await response(scope, receive, send)
+                return
+            if match is Match.PARTIAL and route.methods:
+                allowed |= route.methods
+        if allowed:
+            raise Problem(
+                "method-not-allowed",
+                f"{scope['path']} takes {', '.join(sorted(allowed))}, not {scope['method']}",
+                headers={"allow": ", ".join(sorted(allowed))},
+            )
+        raise Problem("not-found", f"the gateway has nothing at {scope['path']}")
+
+    # --- routes ----------------------------------------------------------------------------
+
+    async def health(self, request: Request, exchange: Exchange) -> Response:
+        """The gateway's state: ok when its store answers."""
+        config = self.gateway.config
+        body: dict[str, Any] = {
+            "status": "ok",
+            "version": version(),
+            "upstream": config.upstream or None,
+            "memo": config.memo,
+        }
+        try:
+            await anyio.to_thread.run_sync(self._touch_store)
+        except Exception as exc:
+            body["status"] = "failing"
+            body["store"] = f"{type(exc).__name__}: {exc}"
+            return json_response(body, 503)
+        body["store"] = "ok"
+        return json_response(body)
+
+    def _touch_store(self) -> None:
+        self.gateway.compiler.store.cache_get("health", "")
+
+    async def compile(self, request: Request, exchange: Exchange) -> Response:
+        """Compile the posted document with the gateway's policy."""
+        from compiler.emitters.compiled import to_document
+
+        raw = await self.gateway.read(request.scope, request.receive)
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        syntax = "yaml" if media in _YAML_TYPES else "json" if media.endswith("json") else None
+        compiled = await self.gateway.compile(raw, "<request>", exchange, syntax=syntax)
+        result = {
+            "cid": str(compiled.cid),
+            "original": str(compiled.original),
+            "format": compiled.format,
+            "pinned": compiled.pinned,
+            "compiled": to_document(compiled),
+            "diagnostics": [d.to_json() for d in compiled.diagnostics],
+        }
+        headers = {"x-jobc-cid": exchange.cid, "x-jobc-original": exchange.original}
+        return json_response(result, headers=headers)
+
+    async def openapi(self, request: Request, exchange: Exchange) -> Response:
+        """The OpenAPI document of this API."""
+        return json_response(openapi.document(version()))
+
+    async def problem_type(self, request: Request, exchange: Exchange) -> Response:
+        """What a problem type means (its `type` URI leads here)."""
+        kind = KINDS.get(request.path_params["kind"])
+        if kind is None:
+            raise Problem("not-found", f"no problem type {request.path_params['kind']!r}")
+        return json_response(
+            {
+                "type": TYPE_PREFIX + kind.name,
+                "title": kind.title,
+                "status": kind.status,
+                "description": kind.description,
+            }
+        )
+
+    async def purge_cache(self, request: Request, exchange: Exchange) -> Response:
+        """Admin: empty a cache of the store (all of them without `namespace`)."""
+        self.authorize(request)
+        namespace = request.query_params.get("namespace") or None
+        store = self.gateway.compiler.store
+        purged = await anyio.to_thread.run_sync(store.cache_purge, namespace)
+        return json_response({"purged": purged, "namespace": namespace})
+
+    async def metrics(self, request: Request, exchange: Exchange) -> Response:
+        """The metrics, in Prometheus' text format."""
+        return Response(
+            self.gateway.metrics.render(), headers={"content-type": METRICS_CONTENT_TYPE}
+        )
+
+    def authorize(self, request: Request) -> None:
+        """Let an admin action through, or raise the problem that says why not."""
+        token = self.gateway.config.admin_token
+        if not token:
+            raise Problem(
+                "admin-disabled",
+                "admin actions are off: the gateway was started without an admin token",
+                hint="start it with --admin-token-file FILE (or JOBC_ADMIN_TOKEN)",
+            )
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise Problem(
+                "unauthorized",
+                "this admin action needs the gateway's bearer token",
+                headers={"www-authenticate": 'Bearer realm="jobc-gateway"'},
+            )

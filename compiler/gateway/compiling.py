@@ -1,0 +1,227 @@
+"""Compiling what clients send, under the gateway's policy, budget and concurrency limit.
+
+A compile is the driver's (`compile_bytes`) with the gateway's options and an oracle
+whose answers respect what a server may do for strangers:
+- `file:` sources are never read: a path in a submitted job names a file on the
+  client's machine or on the node that runs it, not on the gateway (reading it would
+  let anyone learn the hash of the gateway's own files);
+- `http(s)://` sources are fetched only under `fetch_urls` (off by default: fetching
+  what clients name lets them reach the gateway's private network);
+- images are resolved with the store's shared cache, registry calls bounded by the
+  compile budget; lowering does not run (`skip_passes`).
+
+Compiles run in worker threads (they parse, hash and wait for skopeo), at most
+`max_compiles` at once; a request waits in line for a slot within its budget. A compile
+still running when its budget ends is left to finish in its thread (nothing it does can
+be interrupted safely) and keeps its slot until it does, so stalled compiles cannot
+pile up beyond the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from compiler import sources
+from compiler.diagnostics import SpecError
+from compiler.driver import Compiled, CompileOptions, compile_bytes
+from compiler.frontends.loader import Syntax
+from compiler.gateway.problems import Problem, describe
+from compiler.oracles import Fact, live
+from compiler.oracles.live import LiveContext, LiveOracle
+from compiler.passes import configure, default_pipeline
+from compiler.sources import Unpinnable
+
+if TYPE_CHECKING:
+    from compiler.gateway.config import GatewayConfig
+    from compiler.gateway.metrics import Metrics
+    from compiler.store import Store
+
+log = logging.getLogger("jobc.gateway")
+
+FACTORIES: dict[str, str] = {
+    **live.FACTORIES,
+    "content": "compiler.gateway.compiling:content_handler",
+}
+"""The live oracle's factories with the gateway's own content handler."""
+
+
+def content_handler(context: LiveContext) -> Callable[[Fact], Fact]:
+    """Content answers for a gateway: URLs under `fetch_urls`, never a local file."""
+    fetch = bool(context.settings.get("fetch_urls", False))
+    fetcher: Callable[[Fact], Fact] | None = None
+
+    def answer(question: Fact) -> Fact:
+        nonlocal fetcher
+        source = question.get("source")
+        kind = sources.kind(source) if isinstance(source, str) else "other"
+        if kind == "http" and fetch:
+            if fetcher is None:
+                from compiler.oracles.content import handler
+
+                fetcher = handler(context)
+            return fetcher(question)
+        if kind == "file":
+            raise Unpinnable(
+                "the gateway reads no file: a path in a submitted job is on the machine "
+                "that runs it",
+                hint="for a reproducible job, add the data to IPFS and use its ipfs:// CID",
+            )
+        raise Unpinnable(
+            "this gateway does not download URLs (`jobc gateway --fetch-urls` does)",
+            hint="for a reproducible job, add the data to IPFS and use its ipfs:// CID",
+        )
+
+    return answer
+
+
+class CountingStore:
+    """A store that counts its cache lookups into the gateway's metrics (the resolution
+    cache hit rate); everything else goes to the store it wraps."""
+
+    def __init__(self, inner: Store, count: Callable[[str, bool], None]) -> None:
+        self._inner = inner
+        self._count = count
+
+    def cache_get(self, namespace: str, key: str, *, now: float | None = None) -> Any | None:
+        """The wrapped store's answer, counted as a hit or a miss."""
+        value = self._inner.cache_get(namespace, key, now=now)
+        self._count(namespace, value is not None)
+        return value
+
+    def close(self) -> None:
+        """Compiles never close the gateway's store: it lives as long as the gateway."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class GatewayCompiler:
+    """Compiles documents for one gateway: its options, store, slots and metrics."""
+
+    def __init__(self, config: GatewayConfig, metrics: Metrics, store: Store | None = None) -> None:
+        self.config = config
+        self.metrics = metrics
+        self._store = store
+        self._own_store = store is None
+        self._store_lock = threading.Lock()
+        self._slots = anyio.CapacityLimiter(config.max_compiles)
+        settings: dict[str, Any] = dict(config.settings)
+        # A registry call must not outlive the budget of the compile that made it.
+        given = float(settings.get("registry_timeout") or config.compile_timeout)
+        settings["registry_timeout"] = min(given, config.compile_timeout)
+        settings["fetch_urls"] = config.fetch_urls
+        settings["progress"] = False
+        passes = tuple(p for p in default_pipeline() if p.name not in config.skip_passes)
+        if config.require_pinned:
+            passes = configure(passes, "resolve-images", {"require_pinned": True})
+        self.options = CompileOptions(
+            strict=config.strict,
+            passes=passes,
+            offline=config.offline,
+            store=config.store,
+            settings=settings,
+        )
+
+    @property
+    def store(self) -> Store:
+        """The gateway's store, opened on first use (from any thread)."""
+        with self._store_lock:
+            if self._store is None:
+                from compiler.store import open_store
+
+                self._store = open_store(self.config.store)
+            return self._store
+
+    def close(self) -> None:
+        """Close the store if the gateway opened it."""
+        with self._store_lock:
+            if self._store is not None and self._own_store:
+                self._store.close()
+                self._store = None
+
+    # --- compiling ----------------------------------------------------------------------
+
+    def compile_now(self, raw: bytes, name: str, syntax: Syntax | None = None) -> Compiled:
+        """Compile in this thread, with the gateway's policy; raises SpecError."""
+        options = self.options
+        if syntax is not None:
+            options = dataclasses.replace(options, syntax=syntax)
+        context = LiveContext(
+            base_dir=Path("/"),  # never read: the content handler reads no file
+            offline=options.offline,
+            settings=options.settings,
+            store_location=options.store,
+            _store=cast("Store", CountingStore(self.store, self.metrics.cache_lookup)),
+        )
+        oracle = LiveOracle(context, FACTORIES)
+        return compile_bytes(raw, name, options, oracle)
+
+    async def compile(self, raw: bytes, name: str, syntax: Syntax | None = None) -> Compiled:
+        """Compile in a worker thread, within the budget; raises Problem on any failure."""
+        budget = self.config.compile_timeout
+        deadline = anyio.current_time() + budget
+        token = object()
+        acquired = False
+        with anyio.move_on_after(budget):
+            await self._slots.acquire_on_behalf_of(token)
+            acquired = True  # no checkpoint between: a slot taken is always seen here
+        if not acquired:
+            self.metrics.compile_failures.labels("busy").inc()
+            raise Problem(
+                "busy",
+                f"no compile slot came free within {budget:g} s",
+                headers={"retry-after": "1"},
+            )
+        release = functools.partial(self._release, token)
+        self.metrics.compiles_running.inc()
+        started = time.perf_counter()
+
+        def work() -> Compiled:
+            try:
+                return self.compile_now(raw, name, syntax)
+            finally:
+                self.metrics.compiles_running.dec()
+                # RuntimeError: the event loop is gone (the server is shutting down).
+                with contextlib.suppress(RuntimeError):
+                    anyio.from_thread.run_sync(release)
+
+        try:
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
+                compiled = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except SpecError as exc:
+            self.metrics.compile_seconds.observe(time.perf_counter() - started)
+            self.metrics.compile_failures.labels("invalid").inc()
+            raise Problem(
+                "invalid-job",
+                describe(exc.diagnostics),
+                hint=next((d.hint for d in exc.errors if d.hint), ""),
+                diagnostics=exc.diagnostics,
+            ) from None
+        except Exception as exc:
+            self.metrics.compile_failures.labels("internal").inc()
+            log.exception("jobc gateway: the compile of %s failed with a bug", name)
+            raise Problem("internal-error", f"{type(exc).__name__}: {exc}") from None
+        if scope.cancelled_caught:
+            self.metrics.compile_failures.labels("timeout").inc()
+            raise Problem(
+                "compile-timeout",
+                f"the compile took longer than {budget:g} s",
+                hint="a registry may be slow or unreachable from the gateway; try again",
+            )
+        self.metrics.compile_seconds.observe(time.perf_counter() - started)
+        return compiled
+
+    def _release(self, token: object) -> None:
+        self._slots.release_on_behalf_of(token)

@@ -1,0 +1,472 @@
+"""The gateway end to end over real HTTP on 127.0.0.1: uvicorn serving the gateway, the
+Bacalhau stand-in behind it (tests/gatewayharness.py), the local registry for images."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from compiler.driver import CompileOptions, compile_bytes
+from compiler.gateway import GatewayConfig
+from compiler.gateway.server import build
+from tests.gatewayharness import BacalhauStandIn, Served, Stalled, served
+from tests.localregistry import LocalRegistry, free_port
+
+SUBMIT = "/api/v1/orchestrator/jobs"
+PROBLEM = "application/problem+json"
+WORDS = "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+JOBSPEC = f"""\
+jobspec: 1
+name: word-count
+task:
+  engine: docker
+  image: ubuntu:22.04
+  args: [wc, -l, /data/words.txt]
+inputs:
+  - {{name: words, source: "{WORDS}", target: /data/words.txt}}
+""".encode()
+JOBSPEC_AS_JSON = json.dumps(
+    {
+        "inputs": [{"target": "/data/words.txt", "source": WORDS, "name": "the words"}],
+        "task": {
+            "args": ["wc", "-l", "/data/words.txt"],
+            "image": "docker.io/library/ubuntu:22.04",
+            "engine": "docker",
+        },
+        "jobspec": 1,
+        "name": "another name",
+    }
+).encode()
+
+
+@dataclass
+class Running:
+    """A gateway in front of the stand-in, both served on 127.0.0.1."""
+
+    standin: BacalhauStandIn
+    gateway: Served
+    client: httpx.Client
+    store: Path
+
+
+@contextmanager
+def running(tmp_path: Path, upstream: str | None = None, **config: Any) -> Iterator[Running]:
+    """The stand-in and a gateway in front of it (or of `upstream`)."""
+    standin = BacalhauStandIn()
+    store = tmp_path / "gateway.sqlite"
+    with served(standin.app()) as up:
+        gateway = build(GatewayConfig(upstream=upstream or up.url, store=str(store), **config))
+        with served(gateway) as gw, httpx.Client(base_url=gw.url, timeout=30) as client:
+            yield Running(standin, gw, client, store)
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Iterator[Running]:
+    with running(tmp_path) as r:
+        yield r
+
+
+def is_problem(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
+    """Check that `response` is the problem `kind` with `status`; return its document."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    doc: dict[str, Any] = response.json()
+    assert doc["type"] == f"/jobc/v1/problems/{kind}"
+    assert doc["status"] == status
+    assert doc["detail"]
+    # Bacalhau's clients read the same body as their APIError.
+    assert doc["Status"] == status
+    assert doc["Message"] == doc["detail"]
+    return doc
+
+
+def aliases(store: Path) -> list[tuple[str, str]]:
+    if not store.exists():
+        return []
+    with sqlite3.connect(store) as db:
+        return [(ns, name) for ns, name in db.execute("SELECT namespace, name FROM aliases")]
+
+
+# --- passing through ------------------------------------------------------------------------
+
+
+def test_other_requests_pass_through_untouched(gw: Running) -> None:
+    r = gw.client.request(
+        "PATCH",
+        "/echo/a%2Fb/c%20d/?x=1&y=%2F&x=2",
+        content=b"payload",
+        headers={
+            "X-Custom": "kept",
+            "Authorization": "Bearer client-token",
+            "X-Private": "named by Connection",
+            "Connection": "x-private",
+            "TE": "trailers",
+            "Keep-Alive": "timeout=5",
+        },
+    )
+    assert r.status_code == 200
+    got = r.json()
+    assert got["method"] == "PATCH"
+    assert got["raw_path"] == "/echo/a%2Fb/c%20d/"  # as the client encoded it
+    assert got["query"] == "x=1&y=%2F&x=2"
+    assert got["sha256"] == hashlib.sha256(b"payload").hexdigest()
+    headers = dict(got["headers"])
+    assert headers["x-custom"] == "kept"
+    assert headers["authorization"] == "Bearer client-token"
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-host"] == gw.gateway.url.removeprefix("http://")
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["host"] != headers["x-forwarded-host"]  # the upstream's own
+    for hop in ("x-private", "te", "keep-alive"):
+        assert hop not in headers
+    # The answer comes back with the upstream's headers, minus its hop-by-hop ones.
+    assert r.headers["x-standin"] == "echo"
+    assert "x-upstream-private" not in r.headers
+    assert "x-jobc-cid" not in r.headers
+
+
+def test_statuses_and_bodies_of_the_upstream_come_back_as_sent(gw: Running) -> None:
+    r = gw.client.get("/api/v1/orchestrator/jobs/j-nothing")
+    assert r.status_code == 404
+    assert r.json()["Code"] == "NotFound"  # Bacalhau's error, not the gateway's
+    r = gw.client.delete("/echo/x", params={"status": "418"})
+    assert r.status_code == 418
+    assert r.json()["method"] == "DELETE"
+    assert gw.client.get("/api/v1/agent/alive").json() == {"Status": "OK"}
+
+
+def test_bodies_stream_to_the_upstream(gw: Running) -> None:
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    digest = hashlib.sha256()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(12):
+            digest.update(chunk)
+            yield chunk
+
+    r = gw.client.post("/echo/upload", content=body())  # chunked: no Content-Length
+    assert r.status_code == 200
+    assert r.json()["size"] == 12 * len(chunk)  # well over --max-body: not read whole
+    assert r.json()["sha256"] == digest.hexdigest()
+
+
+def test_answers_stream_back(gw: Running) -> None:
+    with gw.client.stream("GET", "/stream") as r:
+        lines = r.iter_lines()
+        assert next(lines) == "first chunk"  # arrives before the upstream sends the rest
+        gw.standin.stream_gate.set()
+        assert list(lines) == ["chunk 0", "chunk 1", "chunk 2"]
+
+
+def test_connections_to_the_upstream_are_reused(gw: Running) -> None:
+    for _ in range(5):
+        assert gw.client.get("/echo/again").status_code == 200
+    peers = {r.peer for r in gw.standin.received}
+    assert len(gw.standin.received) == 5
+    assert len(peers) == 1  # one pooled connection carried all five
+
+
+def test_a_dead_upstream_is_a_502(tmp_path: Path) -> None:
+    with running(tmp_path, upstream=f"http://127.0.0.1:{free_port()}") as gw:
+        r = gw.client.get("/api/v1/agent/alive")
+        doc = is_problem(r, 502, "upstream-unreachable")
+        assert "cannot reach the upstream" in doc["detail"]
+        assert doc["Hint"]
+
+
+def test_a_slow_upstream_is_a_504(tmp_path: Path) -> None:
+    with running(tmp_path, upstream_timeout=0.5) as gw:
+        gw.standin.delay = 3.0
+        doc = is_problem(gw.client.get("/slow"), 504, "upstream-timeout")
+        assert "did not answer within 0.5 s" in doc["detail"]
+
+
+def test_a_stalled_upstream_is_a_504(tmp_path: Path) -> None:
+    with (
+        Stalled() as stalled,
+        running(tmp_path, upstream=f"http://{stalled.address}", upstream_timeout=0.5) as gw,
+    ):
+        is_problem(gw.client.get("/echo/x"), 504, "upstream-timeout")
+
+
+# --- submissions: refused before they reach the upstream -------------------------------------
+
+
+def test_malformed_json_is_a_400_with_its_place(gw: Running) -> None:
+    r = gw.client.put(SUBMIT, content=b'{"Job": {"Type": "batch",}}')
+    doc = is_problem(r, 400, "invalid-job")
+    (error,) = doc["errors"]
+    assert (error["line"], error["column"]) == (1, 26)
+    assert error["severity"] == "error"
+    assert "line 1, column 26" in doc["detail"]
+    assert gw.standin.received == []
+    assert aliases(gw.store) == []
+
+
+def test_a_document_in_no_known_format_is_a_400(gw: Running) -> None:
+    r = gw.client.put(SUBMIT, json={"Jobs": []})
+    doc = is_problem(r, 400, "invalid-job")
+    assert doc["errors"][0]["code"] == "unknown-format"
+    assert gw.standin.received == []
+
+
+def test_a_job_that_is_not_a_bacalhau_job_is_refused(gw: Running) -> None:
+    r = gw.client.put(SUBMIT, content=JOBSPEC_AS_JSON)
+    doc = is_problem(r, 400, "not-a-submission")
+    assert "jobspec/1" in doc["detail"]
+    assert r.headers["x-jobc-cid"].startswith("bafyrei")  # it compiled: its CID is known
+    assert gw.standin.received == []
+
+
+def test_an_oversized_body_is_a_413(tmp_path: Path) -> None:
+    with running(tmp_path, max_body=1000) as gw:
+        big = b'{"Job": {"Name": "' + b"x" * 2000 + b'"}}'
+        doc = is_problem(gw.client.put(SUBMIT, content=big), 413, "body-too-large")
+        assert doc["limit"] == 1000
+        # Without a Content-Length, the gateway stops reading at the limit.
+        r = gw.client.put(SUBMIT, content=iter([big[:600], big[600:]]))
+        is_problem(r, 413, "body-too-large")
+        r = gw.client.post("/jobc/v1/compile", content=big)
+        is_problem(r, 413, "body-too-large")
+        assert gw.standin.received == []
+
+
+def test_an_encoded_body_is_a_415(gw: Running) -> None:
+    r = gw.client.put(
+        SUBMIT, content=gzip.compress(b'{"Job": {}}'), headers={"Content-Encoding": "gzip"}
+    )
+    is_problem(r, 415, "unsupported-encoding")
+    assert gw.standin.received == []
+
+
+# --- the own API: compile ---------------------------------------------------------------------
+
+
+def test_compile_gives_the_cid_jobc_gives(gw: Running, local_registry: LocalRegistry) -> None:
+    r = gw.client.post(
+        "/jobc/v1/compile", content=JOBSPEC, headers={"Content-Type": "application/yaml"}
+    )
+    assert r.status_code == 200, r.text
+    result = r.json()
+    local = compile_bytes(JOBSPEC, "job.yaml", CompileOptions())
+    assert result["cid"] == str(local.cid)
+    assert result["original"] == str(local.original)
+    assert r.headers["x-jobc-cid"] == result["cid"]
+    assert r.headers["x-jobc-original"] == result["original"]
+    assert result["format"] == "jobspec/1"
+    digest = local_registry.pushed["docker.io/library/ubuntu:22.04"]
+    assert result["compiled"]["job"]["task"]["image"] == {"digest": digest}
+    assert result["compiled"]["sources"][digest] == ["docker.io/library/ubuntu"]
+    assert result["pinned"] is True
+    assert result["diagnostics"] == []
+
+
+def test_the_same_job_written_differently_has_one_cid(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    a = gw.client.post("/jobc/v1/compile", content=JOBSPEC)
+    b = gw.client.post(
+        "/jobc/v1/compile", content=JOBSPEC_AS_JSON, headers={"Content-Type": "application/json"}
+    )
+    assert a.status_code == b.status_code == 200
+    assert a.json()["cid"] == b.json()["cid"]
+    assert a.json()["compiled"]["document"]["cid"] != b.json()["compiled"]["document"]["cid"]
+
+
+def test_an_injected_image_reference_is_a_400_at_its_place(gw: Running) -> None:
+    spec = b"jobspec: 1\ntask:\n  engine: docker\n  image: --help\n"
+    doc = is_problem(gw.client.post("/jobc/v1/compile", content=spec), 400, "invalid-job")
+    (error,) = doc["errors"]
+    assert error["pointer"] == "/task/image"
+    assert (error["line"], error["column"]) == (4, 10)
+    assert "invalid image reference" in error["message"]
+
+
+def test_schema_errors_are_all_reported(gw: Running) -> None:
+    spec = b'{"jobspec": 1, "task": {"engine": "docker"}, "inputs": {}}'
+    doc = is_problem(gw.client.post("/jobc/v1/compile", content=spec), 400, "invalid-job")
+    pointers = sorted(e.get("pointer", "") for e in doc["errors"])
+    assert pointers == ["/inputs", "/task"]
+    assert all(e["line"] == 1 for e in doc["errors"])
+    assert "(and 1 more)" in doc["detail"]
+
+
+def test_the_gateway_reads_no_file_of_its_own(gw: Running, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the gateway's own file\n")
+    spec = json.dumps(
+        {
+            "jobspec": 1,
+            "task": {"engine": "docker", "image": "ubuntu:22.04"},
+            "inputs": [
+                {"source": str(secret), "target": "/a"},
+                {"source": "pyproject.toml", "target": "/b"},
+                {"source": "https://example.com/data.csv", "target": "/c"},
+            ],
+        }
+    ).encode()
+    r = gw.client.post("/jobc/v1/compile", content=spec)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["pinned"] is False
+    inputs = result["compiled"]["job"]["inputs"]
+    assert all(isinstance(i["content"], str) for i in inputs)  # none hashed
+    notes = [d["message"] for d in result["diagnostics"]]
+    assert any("the gateway reads no file" in n for n in notes)
+    assert any("does not download URLs" in n for n in notes)
+
+
+def test_require_pinned_refuses_what_stays_a_tag(tmp_path: Path) -> None:
+    with running(tmp_path, offline=True, require_pinned=True) as gw:
+        doc = is_problem(gw.client.post("/jobc/v1/compile", content=JOBSPEC), 400, "invalid-job")
+        assert doc["errors"][0]["code"] == "unpinned"
+        assert (doc["errors"][0]["line"], doc["errors"][0]["column"]) == (5, 10)
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def stalled_registry_conf(tmp_path: Path, stalled: Stalled) -> str:
+    path = tmp_path / "stalled.conf"
+    path.write_text(
+        f'[[registry]]\nprefix = "docker.io"\nlocation = "{stalled.address}"\ninsecure = true\n'
+    )
+    return str(path)
+
+
+def test_a_compile_over_its_budget_is_a_504(tmp_path: Path) -> None:
+    with Stalled() as stalled:
+        conf = stalled_registry_conf(tmp_path, stalled)
+        with running(tmp_path, compile_timeout=1.0, settings={"registries_conf": conf}) as gw:
+            r = gw.client.post("/jobc/v1/compile", content=JOBSPEC)
+            doc = is_problem(r, 504, "compile-timeout")
+            assert "longer than 1 s" in doc["detail"]
+            assert stalled.accepted  # skopeo did ask the (stalled) registry
+
+
+def test_compiles_beyond_the_limit_wait_then_are_refused(tmp_path: Path) -> None:
+    """One compile slot, three stalled compiles at once: the first uses its whole budget
+    and keeps the slot until its registry call ends; the second gets the slot with no
+    budget left; the third never gets it."""
+    with Stalled() as stalled:
+        conf = stalled_registry_conf(tmp_path, stalled)
+        with running(
+            tmp_path, compile_timeout=1.0, max_compiles=1, settings={"registries_conf": conf}
+        ) as gw:
+            statuses: list[int] = []
+
+            def submit() -> None:
+                statuses.append(gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code)
+
+            threads = [threading.Thread(target=submit) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert 503 in statuses
+            assert 504 in statuses
+            assert set(statuses) <= {503, 504}
+            r = gw.client.post("/jobc/v1/compile", content=JOBSPEC)
+            assert r.status_code in (503, 504)
+            if r.status_code == 503:
+                assert r.headers["retry-after"] == "1"
+            metrics = gw.client.get("/metrics").text
+            assert 'jobc_gateway_compile_failures_total{reason="busy"}' in metrics
+
+
+# --- health, metrics, problems, admin ---------------------------------------------------------
+
+
+def test_health(gw: Running) -> None:
+    r = gw.client.get("/jobc/v1/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["store"] == "ok"
+    assert body["upstream"].startswith("http://127.0.0.1:")
+    assert gw.store.exists()
+
+
+def test_metrics_count_requests_compiles_and_the_image_cache(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    for _ in range(3):
+        assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
+    gw.client.get("/echo/x")
+    gw.client.put(SUBMIT, content=b"{")
+    text = gw.client.get("/metrics").text
+    samples = parse_metrics(text)
+    assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}'] == 1
+    assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 2
+    assert samples['jobc_gateway_requests_total{method="POST",route="compile",status="200"}'] == 3
+    assert samples['jobc_gateway_requests_total{method="GET",route="proxy",status="200"}'] == 1
+    assert samples['jobc_gateway_requests_total{method="PUT",route="submit",status="400"}'] == 1
+    assert samples["jobc_gateway_compile_seconds_count"] == 4
+    assert samples['jobc_gateway_compile_failures_total{reason="invalid"}'] == 1
+    assert samples["jobc_gateway_upstream_seconds_count"] == 1
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format → sample name with labels → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+def test_problem_types_are_documented_and_unknown_paths_are_problems(gw: Running) -> None:
+    r = gw.client.get("/jobc/v1/problems/invalid-job")
+    assert r.status_code == 200
+    assert r.json()["status"] == 400
+    is_problem(gw.client.get("/jobc/v1/problems/nothing"), 404, "not-found")
+    is_problem(gw.client.get("/jobc/v1/nothing"), 404, "not-found")
+    r = gw.client.get("/jobc/v1/compile")
+    is_problem(r, 405, "method-not-allowed")
+    assert r.headers["allow"] == "POST"
+    assert gw.standin.received == []  # the own API is never forwarded
+
+
+def test_admin_actions_are_off_without_a_token(gw: Running) -> None:
+    is_problem(gw.client.post("/jobc/v1/admin/cache/purge"), 403, "admin-disabled")
+    r = gw.client.post("/jobc/v1/admin/cache/purge", headers={"Authorization": "Bearer x"})
+    is_problem(r, 403, "admin-disabled")
+
+
+def test_cache_purge_needs_the_token(tmp_path: Path, local_registry: LocalRegistry) -> None:
+    with running(tmp_path, admin_token="s3cret-token") as gw:
+        assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
+        for auth in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic s3cret-token"},
+        ):
+            r = gw.client.post("/jobc/v1/admin/cache/purge", headers=auth)
+            is_problem(r, 401, "unauthorized")
+            assert r.headers["www-authenticate"].startswith("Bearer")
+        r = gw.client.post(
+            "/jobc/v1/admin/cache/purge",
+            params={"namespace": "image"},
+            headers={"Authorization": "Bearer s3cret-token"},
+        )
+        assert r.status_code == 200
+        assert r.json() == {"purged": 1, "namespace": "image"}
+        assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
+        samples = parse_metrics(gw.client.get("/metrics").text)
+        # Asked the registry again after the purge: two misses, no hit.
+        assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}'] == 2
+        assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 0
