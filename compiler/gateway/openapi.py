@@ -75,6 +75,15 @@ _COMPILE_RESULT = {
         "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
     },
 }
+_EXAMPLE_JOB = {
+    "jobspec": 1,
+    "task": {
+        "engine": "wasm",
+        "module": "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        "args": ["--count", "words"],
+    },
+    "outputs": ["/outputs"],
+}
 _CID_HEADERS = {
     "X-Jobc-Cid": {"description": "The final job CID.", "schema": _CID},
     "X-Jobc-Original": {"description": "The job CID right after parsing.", "schema": _CID},
@@ -145,7 +154,7 @@ def document(version: str) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/json": {"schema": {}},
+                            "application/json": {"schema": {}, "example": _EXAMPLE_JOB},
                             "application/yaml": {"schema": {"type": "string"}},
                         },
                     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -91,4 +92,8 @@ def serve(
             build(config), host, port, max_connections=max_connections, log_level=log_level
         )
     )
+    # uvicorn handles SIGINT and SIGTERM while it runs (a graceful shutdown), then raises
+    # the signal again with the handlers it found: a stop asked for is no failure.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     server.run()
