@@ -20,6 +20,7 @@ import pytest
 from compiler.driver import CompileOptions, compile_bytes
 from compiler.gateway import GatewayConfig
 from compiler.gateway.server import build
+from tests.conftest import CASES
 from tests.gatewayharness import BacalhauStandIn, Served, Stalled, served
 from tests.localregistry import LocalRegistry, free_port
 
@@ -470,3 +471,207 @@ def test_cache_purge_needs_the_token(tmp_path: Path, local_registry: LocalRegist
         # Asked the registry again after the purge: two misses, no hit.
         assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}'] == 2
         assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 0
+
+
+# --- submissions that compile ------------------------------------------------------------------
+
+
+def put_job(**changes: Any) -> dict[str, Any]:
+    """A `PutJobRequest` as Bacalhau's CLI sends it (tests/cases/gateway/put-job.json),
+    without its URL input (so jobc's own compile, which fetches URLs, agrees with the
+    gateway's, which does not)."""
+    data: dict[str, Any] = json.loads((CASES / "gateway" / "put-job.json").read_text())
+    task = data["Job"]["Tasks"][0]
+    task["InputSources"] = task["InputSources"][:1]
+    data["Job"].update(changes)
+    return data
+
+
+def stored_alias(store: Path, job_id: str) -> str | None:
+    from compiler.store import open_store
+
+    s = open_store(store)
+    try:
+        found = s.alias("bacalhau", job_id)
+    finally:
+        s.close()
+    return str(found) if found is not None else None
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_a_submission_is_compiled_pinned_stamped_and_forwarded(
+    gw: Running, local_registry: LocalRegistry, method: str
+) -> None:
+    sent = put_job()
+    raw = json.dumps(sent).encode()
+    r = gw.client.request(method, SUBMIT, content=raw, headers={"X-Bacalhau-Client-ID": "c1"})
+    assert r.status_code == 200, r.text
+    local = compile_bytes(raw, "job.json", CompileOptions())
+    assert r.headers["x-jobc-cid"] == str(local.cid)
+    assert r.headers["x-jobc-original"] == str(local.original)
+    # The upstream's answer, as it sent it.
+    answer = r.json()
+    assert set(answer) == {"JobID", "EvaluationID", "Warnings"}
+    assert answer["JobID"] in gw.standin.jobs
+    # What the upstream received: the job with its image pinned and its CIDs in Meta.
+    (got,) = gw.standin.submissions
+    assert got.method == method
+    assert got.header("x-bacalhau-client-id") == "c1"
+    assert got.header("content-length") == str(len(got.body))
+    digest = local_registry.pushed["docker.io/library/ubuntu:22.04"]
+    expected = put_job()
+    expected["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] = f"docker.io/library/ubuntu@{digest}"
+    expected["Job"]["Meta"].update(
+        {"jobc.cid": str(local.cid), "jobc.original": str(local.original)}
+    )
+    assert got.json() == expected
+    # The orchestrator's job ID now leads to the job CID.
+    assert stored_alias(gw.store, answer["JobID"]) == str(local.cid)
+
+
+def test_two_submissions_written_differently_get_one_cid(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    a = put_job()
+    # The same work: keys in other cases and order, the command in Entrypoint alone (as
+    # older specs wrote it), the environment as the task's Env map; another name,
+    # labels and meta (not identity), no wrapper fields.
+    b = {
+        "job": {
+            "tasks": [
+                {
+                    "resources": {"memory": "2gb"},
+                    "inputSources": [
+                        {
+                            "target": "/data/words.txt",
+                            "source": {
+                                "params": {"cid": WORDS.removeprefix("ipfs://")},
+                                "type": "IPFS",
+                            },
+                        }
+                    ],
+                    "env": {"LANG": "C"},
+                    "resultPaths": [{"path": "/outputs", "name": "results"}],
+                    "engine": {
+                        "params": {
+                            "workingDirectory": "/data",
+                            "entrypoint": [
+                                "/bin/sh",
+                                "-c",
+                                "wc -l /data/words.txt > /outputs/count",
+                            ],
+                            "image": "docker.io/library/ubuntu:22.04",
+                        },
+                        "type": "Docker",
+                    },
+                    "name": "other",
+                }
+            ],
+            "type": "batch",
+            "name": "renamed",
+            "labels": {"owner": "someone else"},
+        }
+    }
+    ra = gw.client.put(SUBMIT, json=a)
+    rb = gw.client.put(SUBMIT, json=b)
+    assert ra.status_code == rb.status_code == 200, rb.text
+    assert ra.headers["x-jobc-cid"] == rb.headers["x-jobc-cid"]
+    assert ra.json()["JobID"] != rb.json()["JobID"]
+    assert len(gw.standin.submissions) == 2
+    assert {stored_alias(gw.store, r.json()["JobID"]) for r in (ra, rb)} == {
+        ra.headers["x-jobc-cid"]
+    }
+    # And a jobspec saying the same, through the gateway's own API.
+    spec = b"""\
+jobspec: 1
+task:
+  engine: docker
+  image: ubuntu:22.04
+  entrypoint: [/bin/sh, -c]
+  args: ["wc -l /data/words.txt > /outputs/count"]
+  env: {LANG: C}
+  workdir: /data
+inputs:
+  - {source: "WORDS", target: /data/words.txt}
+outputs: [/outputs]
+""".replace(b"WORDS", WORDS.encode())
+    rc = gw.client.post("/jobc/v1/compile", content=spec)
+    assert rc.json()["cid"] == ra.headers["x-jobc-cid"]
+
+
+def test_a_schema_error_in_a_submission_is_a_400_and_nothing_is_stored(gw: Running) -> None:
+    data = put_job()
+    del data["Job"]["Tasks"][0]["Engine"]["Params"]["Image"]
+    raw = json.dumps(data, indent=2).encode()
+    doc = is_problem(gw.client.put(SUBMIT, content=raw), 400, "invalid-job")
+    (error,) = doc["errors"]
+    assert error["pointer"] == "/Job/Tasks/0/Engine/Params"
+    # The engine's are the first params in the body.
+    line = next(i for i, text in enumerate(raw.decode().splitlines(), 1) if '"Params": {' in text)
+    assert error["line"] == line
+    assert gw.standin.received == []
+    assert aliases(gw.store) == []
+
+
+def test_an_injected_image_reference_in_a_submission_is_a_400(gw: Running) -> None:
+    data = put_job()
+    data["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] = "--help"
+    raw = json.dumps(data).encode()
+    doc = is_problem(gw.client.put(SUBMIT, content=raw), 400, "invalid-job")
+    (error,) = doc["errors"]
+    assert error["pointer"] == "/Job/Tasks/0/Engine/Params/Image"
+    assert (error["line"], error["column"]) == (1, raw.index(b'"--help"') + 2)
+    assert "invalid image reference" in error["message"]
+    assert gw.standin.received == []
+
+
+def test_the_upstream_refusing_a_job_passes_back_and_nothing_is_stored(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    r = gw.client.put(SUBMIT, json=put_job(Type="sometimes"))  # Bacalhau's validation
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/json"  # Bacalhau's APIError, as sent
+    assert r.json()["Message"] == "invalid job type: 'sometimes'"
+    assert r.headers["x-jobc-cid"].startswith("bafyrei")
+    assert len(gw.standin.submissions) == 1
+    assert aliases(gw.store) == []
+
+
+def test_a_dead_upstream_refuses_a_submission_and_nothing_is_stored(
+    tmp_path: Path, local_registry: LocalRegistry
+) -> None:
+    with running(tmp_path, upstream=f"http://127.0.0.1:{free_port()}") as gw:
+        r = gw.client.put(SUBMIT, json=put_job())
+        is_problem(r, 502, "upstream-unreachable")
+        assert r.headers["x-jobc-cid"].startswith("bafyrei")
+        assert aliases(gw.store) == []
+
+
+def test_a_slow_upstream_times_a_submission_out_and_nothing_is_stored(
+    tmp_path: Path, local_registry: LocalRegistry
+) -> None:
+    with running(tmp_path, upstream_timeout=0.5) as gw:
+        gw.standin.delay = 3.0
+        is_problem(gw.client.put(SUBMIT, json=put_job()), 504, "upstream-timeout")
+        assert aliases(gw.store) == []
+
+
+def test_an_accepted_answer_is_held_only_while_it_is_small() -> None:
+    from compiler.gateway.middleware import MAX_ANSWER_READ, Answer
+
+    small = Answer()
+    small.status = 200
+    assert small.accepted
+    assert small.hold(b'{"JobID": "j-1", ')
+    assert small.hold(b'"Warnings": []}')
+    assert small.job_id() == "j-1"
+    assert small.release() == b'{"JobID": "j-1", "Warnings": []}'
+    big = Answer()
+    big.status = 201
+    assert big.hold(b"x" * MAX_ANSWER_READ)
+    assert not big.hold(b"y")  # from here on it passes as it comes
+    assert big.release() == b"x" * MAX_ANSWER_READ + b"y"
+    assert not big.hold(b"z")
+    refused = Answer()
+    refused.status = 400
+    assert not refused.accepted

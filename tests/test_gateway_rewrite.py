@@ -1,16 +1,11 @@
-"""Rewriting a submitted Bacalhau job (compiler/gateway/rewrite.py) on real Bacalhau-shaped
-JSON (`tests/cases/gateway/`: a `PutJobRequest` as Bacalhau's CLI serialises it, and one
-with keys in other cases, as Bacalhau's Go decoder accepts them), against what a real
-compile found with the local registry.
-
-Until the Bacalhau front-end reads these bodies itself, the compile is of the jobspec
-that says the same job, and the document pointer of the image is the one that front-end
-records (`/task/image` → `/Job/Tasks/0/Engine/Params/Image`)."""
+"""Rewriting a submitted Bacalhau job (compiler/gateway/rewrite.py) on real Bacalhau JSON
+(`tests/cases/gateway/`: a `PutJobRequest` as Bacalhau's CLI serialises it, and one with
+keys in other cases, as Bacalhau's Go decoder accepts them), compiled by the Bacalhau
+front-end against the local registry."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from typing import Any
 
@@ -18,24 +13,34 @@ import orjson
 import pytest
 
 from compiler.driver import Compiled, CompileOptions, compile_bytes
-from compiler.gateway import rewrite
+from compiler.gateway import GatewayConfig, rewrite
+from compiler.gateway.compiling import GatewayCompiler
+from compiler.gateway.metrics import Metrics
 from compiler.gateway.middleware import forwarded_body
 from compiler.gateway.problems import Problem
+from compiler.ir import DockerTask, ImageDigest
 from tests.conftest import CASES
 from tests.localregistry import LocalRegistry
-
-BACALHAU_IMAGE = "/Job/Tasks/0/Engine/Params/Image"
 
 
 def body(name: str) -> Any:
     return json.loads((CASES / "gateway" / name).read_text())
 
 
+def compiled(data: Any, **config: Any) -> Compiled:
+    """A real compile of a submission body, with a gateway's policy."""
+    compiler = GatewayCompiler(GatewayConfig(**config), Metrics())
+    try:
+        return compiler.compile_now(json.dumps(data).encode(), "<submission>", "json")
+    finally:
+        compiler.close()
+
+
 def compiled_for(image: str, **options: Any) -> Compiled:
-    """A real compile of a job with `image`, its image located as in a Bacalhau body."""
-    spec = json.dumps({"jobspec": 1, "task": {"engine": "docker", "image": image}}).encode()
-    c = compile_bytes(spec, "job.json", CompileOptions(**options))
-    return dataclasses.replace(c, locations={"/task/image": BACALHAU_IMAGE})
+    """A real compile of a Bacalhau job running `image`."""
+    data = body("put-job.json")
+    data["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] = image
+    return compiled(data, **options)
 
 
 def test_the_forwarded_job_differs_only_in_its_image_and_meta(
@@ -43,9 +48,12 @@ def test_the_forwarded_job_differs_only_in_its_image_and_meta(
 ) -> None:
     original = body("put-job.json")
     before = copy.deepcopy(original)
-    c = compiled_for("ubuntu:22.04")
+    c = compiled(original)
+    assert c.format == "bacalhau/job"
+    assert c.document_pointer("/task/image") == "/Job/Tasks/0/Engine/Params/Image"
     digest = local_registry.pushed["docker.io/library/ubuntu:22.04"]
-    assert c.pinned
+    assert isinstance(c.job.task, DockerTask)
+    assert c.job.task.image == ImageDigest(digest)
 
     out = rewrite.rewrite_submission(original, c)
 
@@ -66,7 +74,8 @@ def test_the_forwarded_job_differs_only_in_its_image_and_meta(
 
 def test_keys_in_any_case_are_found_as_bacalhau_finds_them(local_registry: LocalRegistry) -> None:
     original = body("put-job-any-case.json")
-    c = compiled_for("ubuntu:22.04")
+    c = compiled(original)
+    assert c.document_pointer("/task/image") == "/job/tasks/0/engine/params/image"
     out = rewrite.rewrite_submission(original, c)
     digest = local_registry.pushed["docker.io/library/ubuntu:22.04"]
     assert out["job"]["tasks"][0]["engine"]["params"]["image"] == (
@@ -84,7 +93,7 @@ def test_an_image_given_by_digest_is_written_with_its_repository(
     digest = local_registry.pushed["docker.io/library/ubuntu:22.04"]
     original = body("put-job.json")
     original["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] = f"ubuntu:22.04@{digest}"
-    c = compiled_for(f"ubuntu:22.04@{digest}")
+    c = compiled(original)
     out = rewrite.pin_image(original, c)
     assert out["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] == (
         f"docker.io/library/ubuntu@{digest}"
@@ -93,20 +102,50 @@ def test_an_image_given_by_digest_is_written_with_its_repository(
 
 def test_an_image_left_unpinned_stays_as_written() -> None:
     original = body("put-job.json")
-    c = compiled_for("ubuntu:22.04", offline=True)  # empty cache: stays a tag
-    assert not c.pinned
+    c = compiled(original, offline=True)  # empty cache: stays a tag
+    assert isinstance(c.job.task, DockerTask)
+    assert c.job.task.image == "docker.io/library/ubuntu:22.04"
     out = rewrite.rewrite_submission(original, c)
     assert out["Job"]["Tasks"][0]["Engine"]["Params"]["Image"] == "ubuntu:22.04"
     assert out["Job"]["Meta"]["jobc.cid"] == str(c.cid)
 
 
 def test_a_job_with_no_image_is_only_stamped() -> None:
-    spec = b'{"jobspec": 1, "task": {"engine": "wasm", "module": "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}}'
-    c = compile_bytes(spec, "job.json")
-    original = {"Job": {"Type": "batch", "Tasks": [{"Engine": {"Type": "wasm"}}]}}
+    module = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    original = {
+        "Job": {
+            "Type": "batch",
+            "Tasks": [
+                {
+                    "Name": "main",
+                    "Engine": {"Type": "wasm", "Params": {"EntryModule": "/app/main.wasm"}},
+                    "InputSources": [
+                        {
+                            "Target": "/app/main.wasm",
+                            "Source": {"Type": "ipfs", "Params": {"CID": module}},
+                        }
+                    ],
+                }
+            ],
+        }
+    }
+    c = compiled(original)
     out = rewrite.rewrite_submission(original, c)
     assert out["Job"]["Tasks"] == original["Job"]["Tasks"]
     assert out["Job"]["Meta"] == {"jobc.cid": str(c.cid), "jobc.original": str(c.original)}
+
+
+def test_forwarding_again_keeps_the_final_cid(local_registry: LocalRegistry) -> None:
+    """The forwarded job names its image by digest: compiled again (a second gateway),
+    it is the same job, with the first gateway's stamps replaced, not read."""
+    first = compiled(body("put-job.json"))
+    forwarded = rewrite.rewrite_submission(body("put-job.json"), first)
+    again = compiled(forwarded)
+    assert again.cid == first.cid
+    assert again.original != first.original  # it was written by digest this time
+    assert rewrite.rewrite_submission(forwarded, again)["Job"]["Meta"]["jobc.original"] == str(
+        again.original
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +184,8 @@ def test_json_pointers_are_unescaped() -> None:
 
 def test_only_bacalhau_jobs_are_forwarded() -> None:
     raw = (CASES / "gateway" / "put-job.json").read_bytes()
-    c = compiled_for("ubuntu:22.04", offline=True)  # a jobspec/1 compile
+    spec = b'{"jobspec": 1, "task": {"engine": "docker", "image": "ubuntu:22.04"}}'
+    c = compile_bytes(spec, "job.json", CompileOptions(offline=True))
     with pytest.raises(Problem) as caught:
         forwarded_body(raw, c)
     assert caught.value.kind == "not-a-submission"

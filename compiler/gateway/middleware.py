@@ -59,7 +59,7 @@ METRICS_PATH = "/metrics"
 ALIAS_NAMESPACE = "bacalhau"
 """The store's alias namespace for the job IDs a Bacalhau orchestrator gives."""
 MAX_ANSWER_READ = 64 << 10
-"""The most of a submission's answer read for its job ID (answers are ~100 bytes)."""
+"""The longest answer to a submission held back for its job ID (they are ~100 bytes)."""
 
 H_CID = b"x-jobc-cid"
 H_ORIGINAL = b"x-jobc-original"
@@ -268,8 +268,16 @@ class Gateway:
             if message["type"] == "http.response.start":
                 seen.status = int(message["status"])
                 message = {**message, "headers": [*message.get("headers", ()), *stamp]}
-            elif message["type"] == "http.response.body":
-                seen.feed(message.get("body", b""))
+            elif message["type"] == "http.response.body" and seen.accepted:
+                # An accepted job's answer (~100 bytes) is held back until the gateway
+                # has recorded what it learned: a client that asks about the job as soon
+                # as it has the answer finds it. A longer answer passes as it comes.
+                more = bool(message.get("more_body", False))
+                if seen.hold(message.get("body", b"")):
+                    if more:
+                        return
+                    await self._remember(compiled, seen.job_id(), exchange)
+                message = {"type": "http.response.body", "body": seen.release(), "more_body": more}
             await send(message)
 
         forwarded = with_headers(
@@ -278,15 +286,19 @@ class Gateway:
             drop=(b"transfer-encoding", b"content-encoding"),
         )
         await self.forward(forwarded, replay(body, receive), stamped, exchange)
-        if 200 <= seen.status < 300:
-            job_id = seen.job_id()
-            if job_id:
-                exchange.job_id = job_id
-                await anyio.to_thread.run_sync(self._remember, compiled, job_id)
 
-    def _remember(self, compiled: Compiled, job_id: str) -> None:
-        """Record what the upstream accepted: its job ID as an alias of the job CID."""
-        self.compiler.store.put_alias(ALIAS_NAMESPACE, job_id, compiled.cid)
+    async def _remember(self, compiled: Compiled, job_id: str, exchange: Exchange) -> None:
+        """Record what the upstream accepted: its job ID as an alias of the job CID. The
+        upstream has the job whatever happens here, so a failure is logged, not answered."""
+        if not job_id:
+            return
+        exchange.job_id = job_id
+        try:
+            await anyio.to_thread.run_sync(
+                self.compiler.store.put_alias, ALIAS_NAMESPACE, job_id, compiled.cid
+            )
+        except Exception:
+            log.exception("jobc gateway: cannot record job %s as %s", job_id, compiled.cid)
 
     async def aclose(self) -> None:
         """Close what the gateway opened (for hosts that run no lifespan)."""
@@ -295,23 +307,37 @@ class Gateway:
 
 class Answer:
     """What the gateway needs of the upstream's answer to a submission: its status and
-    the start of its body (for the job ID). The answer itself passes on unchanged."""
+    body (for the job ID), held back while it is small. The answer passes on unchanged."""
 
     def __init__(self) -> None:
         self.status = 0
-        self._chunks: list[bytes] = []
+        self._held: list[bytes] = []
         self._size = 0
+        self._passing = False
 
-    def feed(self, chunk: bytes) -> None:
-        """Keep the start of the body."""
-        if self._size < MAX_ANSWER_READ and chunk:
-            self._chunks.append(chunk[: MAX_ANSWER_READ - self._size])
-            self._size += len(self._chunks[-1])
+    @property
+    def accepted(self) -> bool:
+        """Whether the upstream took the job (a 2xx status)."""
+        return 200 <= self.status < 300
+
+    def hold(self, chunk: bytes) -> bool:
+        """Keep `chunk`; False once the body is too long to hold (it passes on then)."""
+        if not self._passing:
+            self._size += len(chunk)
+            self._passing = self._size > MAX_ANSWER_READ
+        self._held.append(chunk)
+        return not self._passing
+
+    def release(self) -> bytes:
+        """What was held, to send on now."""
+        out = b"".join(self._held)
+        self._held.clear()
+        return out
 
     def job_id(self) -> str:
-        """The `JobID` of a Bacalhau `PutJobResponse`, or "" when the body has none."""
+        """The `JobID` of a Bacalhau `PutJobResponse` held, or "" when there is none."""
         try:
-            data = orjson.loads(b"".join(self._chunks))
+            data = orjson.loads(b"".join(self._held))
         except orjson.JSONDecodeError:
             return ""
         if not isinstance(data, dict):
