@@ -385,6 +385,50 @@ def test_json_fast_path_gives_the_lark_tree() -> None:
     assert checked > 250
 
 
+def test_json_spans_are_the_lark_spans_for_every_corpus_document() -> None:
+    """The scan that places diagnostics in read documents finds lark's places."""
+    checked = 0
+    for name, raw in CORPUS:
+        if not name.endswith(".json"):
+            continue
+        try:
+            text = loader.decode_text(name, raw, DEFAULT_LIMITS)
+            loader._load_json(name, text, DEFAULT_LIMITS)
+        except SpecError:
+            continue
+        _, spans, key_spans = loader._json_with_positions(name, text, DEFAULT_LIMITS)
+        assert loader.json_spans(name, text) == (spans, key_spans), name
+        checked += 1
+    assert checked > 250
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(alphabet=st.sampled_from('ab":\\/~ \n\t{}[],é\u2028'), max_size=6),
+        ),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(
+                st.text(alphabet=st.sampled_from('a/~"\\ :\n'), max_size=4), inner, max_size=4
+            ),
+        ),
+        max_leaves=16,
+    ),
+    st.sampled_from([None, 0, 2, "\t"]),
+    st.booleans(),
+)
+def test_json_spans_are_the_lark_spans(data: Any, indent: Any, ascii_only: bool) -> None:
+    text = json.dumps(data, indent=indent, ensure_ascii=ascii_only)
+    _, spans, key_spans = loader._json_with_positions("t.json", text, DEFAULT_LIMITS)
+    assert loader.json_spans("t.json", text) == (spans, key_spans)
+
+
 @pytest.mark.parametrize(
     "text", ['{"a": 1}', '\ufeff{"a": 1}', '{"a": NaN}', '{"a": 1, "a": 2}', "[1, 2", ""]
 )
