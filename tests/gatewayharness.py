@@ -285,3 +285,32 @@ class Stalled:
         for s in self.accepted:
             s.close()
         self.socket.close()
+
+
+def main(argv: list[str]) -> int:
+    """`standin PORT` or `proxy UPSTREAM PORT`: serve until interrupted (bench/gateway.py
+    runs each server in a process of its own, so none shares the load generator's GIL)."""
+    import signal
+
+    from compiler.gateway.proxy import ReverseProxy
+    from compiler.gateway.server import uvicorn_config
+
+    if argv[:1] == ["standin"] and len(argv) == 2:
+        app: Any = BacalhauStandIn().app()
+        port = int(argv[1])
+    elif argv[:1] == ["proxy"] and len(argv) == 3:
+        app, port = ReverseProxy(argv[1]), int(argv[2])
+    else:
+        print("usage: python -m tests.gatewayharness standin PORT | proxy UPSTREAM PORT")
+        return 2
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
