@@ -402,15 +402,19 @@ def test_health(gw: Running) -> None:
 def test_metrics_count_requests_compiles_and_the_image_cache(
     gw: Running, local_registry: LocalRegistry
 ) -> None:
-    for _ in range(3):
-        assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
+    # Three documents naming one image (one registry call, then its cache), and the
+    # first one again (its compile is reused: no compile at all).
+    for doc in (JOBSPEC, JOBSPEC_AS_JSON, JOBSPEC + b"# again\n", JOBSPEC):
+        assert gw.client.post("/jobc/v1/compile", content=doc).status_code == 200
     gw.client.get("/echo/x")
     gw.client.put(SUBMIT, content=b"{")
     text = gw.client.get("/metrics").text
     samples = parse_metrics(text)
     assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}'] == 1
     assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 2
-    assert samples['jobc_gateway_requests_total{method="POST",route="compile",status="200"}'] == 3
+    assert samples['jobc_gateway_cache_lookups_total{namespace="compiled",result="hit"}'] == 1
+    assert samples['jobc_gateway_cache_lookups_total{namespace="compiled",result="miss"}'] == 4
+    assert samples['jobc_gateway_requests_total{method="POST",route="compile",status="200"}'] == 4
     assert samples['jobc_gateway_requests_total{method="GET",route="proxy",status="200"}'] == 1
     assert samples['jobc_gateway_requests_total{method="PUT",route="submit",status="400"}'] == 1
     assert samples["jobc_gateway_compile_seconds_count"] == 4
@@ -451,6 +455,7 @@ def test_admin_actions_are_off_without_a_token(gw: Running) -> None:
 def test_cache_purge_needs_the_token(tmp_path: Path, local_registry: LocalRegistry) -> None:
     with running(tmp_path, admin_token="s3cret-token") as gw:
         assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
+        # A compile kept for reuse holds what the purged cache said: it is forgotten too.
         for auth in (
             {},
             {"Authorization": "Bearer wrong"},
@@ -465,7 +470,7 @@ def test_cache_purge_needs_the_token(tmp_path: Path, local_registry: LocalRegist
             headers={"Authorization": "Bearer s3cret-token"},
         )
         assert r.status_code == 200
-        assert r.json() == {"purged": 1, "namespace": "image"}
+        assert r.json() == {"purged": 1, "namespace": "image", "compiles": 1}
         assert gw.client.post("/jobc/v1/compile", content=JOBSPEC).status_code == 200
         samples = parse_metrics(gw.client.get("/metrics").text)
         # Asked the registry again after the purge: two misses, no hit.

@@ -148,9 +148,11 @@ class Api:
         """Admin: empty a cache of the store (all of them without `namespace`)."""
         self.authorize(request)
         namespace = request.query_params.get("namespace") or None
-        store = self.gateway.compiler.store
-        purged = await anyio.to_thread.run_sync(store.cache_purge, namespace)
-        return json_response({"purged": purged, "namespace": namespace})
+        compiler = self.gateway.compiler
+        purged = await anyio.to_thread.run_sync(compiler.store.cache_purge, namespace)
+        # Compiles kept for reuse hold what the store's caches said: they go too.
+        forgotten = compiler.reused.clear()
+        return json_response({"purged": purged, "namespace": namespace, "compiles": forgotten})
 
     async def metrics(self, request: Request, exchange: Exchange) -> Response:
         """The metrics, in Prometheus' text format."""

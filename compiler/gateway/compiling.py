@@ -37,6 +37,7 @@ from compiler import sources
 from compiler.diagnostics import SpecError
 from compiler.driver import Compiled, CompileOptions, compile_bytes
 from compiler.frontends.loader import Syntax
+from compiler.gateway import reuse
 from compiler.gateway.problems import Problem, describe
 from compiler.oracles import Fact, live
 from compiler.oracles.live import LiveContext, LiveOracle
@@ -117,6 +118,7 @@ class GatewayCompiler:
         self._own_store = store is None
         self._store_lock = threading.Lock()
         self._slots = anyio.CapacityLimiter(config.max_compiles)
+        self.reused = reuse.CompiledCache()
         settings: dict[str, Any] = dict(config.settings)
         # A registry call must not outlive the budget of the compile that made it.
         given = float(settings.get("registry_timeout") or config.compile_timeout)
@@ -169,7 +171,18 @@ class GatewayCompiler:
         return compile_bytes(raw, name, options, oracle)
 
     async def compile(self, raw: bytes, name: str, syntax: Syntax | None = None) -> Compiled:
-        """Compile in a worker thread, within the budget; raises Problem on any failure."""
+        """Compile in a worker thread, within the budget (or reuse the compile of the same
+        bytes, while it holds: `compiler.gateway.reuse`); raises Problem on any failure."""
+        k = reuse.key(raw, name, syntax)
+        kept = self.reused.get(k)
+        self.metrics.cache_lookup("compiled", kept is not None)
+        if kept is not None:
+            return kept
+        compiled = await self._compile(raw, name, syntax)
+        self.reused.put(k, compiled)
+        return compiled
+
+    async def _compile(self, raw: bytes, name: str, syntax: Syntax | None) -> Compiled:
         budget = self.config.compile_timeout
         deadline = anyio.current_time() + budget
         token = object()

@@ -269,8 +269,17 @@ def document(version: str) -> dict[str, Any]:
                     "type": "object",
                     "required": ["purged"],
                     "properties": {
-                        "purged": {"type": "integer", "minimum": 0},
+                        "purged": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Entries of the store's caches removed.",
+                        },
                         "namespace": {"type": ["string", "null"]},
+                        "compiles": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Compiles kept for reuse, forgotten.",
+                        },
                     },
                 },
             },
