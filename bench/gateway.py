@@ -11,7 +11,9 @@ to `PUT /api/v1/orchestrator/jobs`:
 
 - (a) the stand-in alone;
 - (b) through the plain proxy: what forwarding costs;
-- (c) through the gateway, caches warm: compile, pin, stamp, forward, record the alias;
+- (c) through the gateway, caches warm: compile, pin, stamp, forward, record the alias
+  (each submission's bytes differ, by its job name, so each is compiled anew);
+- (c') the same bytes again and again: the gateway reuses their compile;
 - (d) memo hits, answered by the gateway without forwarding (needs receipts: issue 5).
 
 Two passes per case, bounded in count and time: one request at a time (latency: p50
@@ -49,13 +51,30 @@ MAX_ADDED_P50_MS = 2.0
 MIN_MEMO_RPS = 1500.0
 
 
-def request_bytes(port: int) -> bytes:
-    """One submission, as the load generator writes it on the wire."""
-    head = (
-        f"PUT {SUBMIT} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
-    )
-    return head.encode() + BODY
+class Submissions:
+    """The submissions to send, as the load generator writes them on the wire: the same
+    bytes every time, or each one distinct (its job `Name` numbered: not identity, so
+    every one is compiled anew to the same CID)."""
+
+    def __init__(self, port: int, *, distinct: bool) -> None:
+        self.port = port
+        self.distinct = distinct
+        self.sent = 0
+        self._same = self._wire(BODY)
+
+    def _wire(self, body: bytes) -> bytes:
+        head = (
+            f"PUT {SUBMIT} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def next(self) -> bytes:
+        """The next request's bytes."""
+        self.sent += 1
+        if not self.distinct:
+            return self._same
+        return self._wire(BODY.replace(b'"word-count"', f'"word-count-{self.sent}"'.encode()))
 
 
 async def read_response(reader: asyncio.StreamReader) -> int:
@@ -107,9 +126,9 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-async def load(port: int, requests: int, concurrency: int, seconds: float) -> Result:
+async def load(submissions: Submissions, requests: int, concurrency: int, seconds: float) -> Result:
     """`requests` submissions over `concurrency` connections, stopping after `seconds`."""
-    payload = request_bytes(port)
+    port = submissions.port
     latencies: list[float] = []
     failures = 0
     left = requests
@@ -121,6 +140,7 @@ async def load(port: int, requests: int, concurrency: int, seconds: float) -> Re
         try:
             while left > 0 and time.perf_counter() < deadline:
                 left -= 1
+                payload = submissions.next()
                 start = time.perf_counter()
                 writer.write(payload)
                 status = await read_response(reader)
@@ -160,11 +180,14 @@ def server(argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterat
         process.wait(30)
 
 
-def measure(name: str, port: int, args: argparse.Namespace) -> tuple[Result, Result]:
+def measure(
+    name: str, port: int, args: argparse.Namespace, *, distinct: bool = False
+) -> tuple[Result, Result]:
     """The latency and throughput passes of one case, after a warm-up."""
-    asyncio.run(load(port, 200, 4, 10))
-    latency = asyncio.run(load(port, args.requests, 1, args.seconds))
-    throughput = asyncio.run(load(port, args.requests * 2, args.concurrency, args.seconds))
+    submissions = Submissions(port, distinct=distinct)
+    asyncio.run(load(submissions, 200, 4, 10))
+    latency = asyncio.run(load(submissions, args.requests, 1, args.seconds))
+    throughput = asyncio.run(load(submissions, args.requests * 2, args.concurrency, args.seconds))
     for result in (latency, throughput):
         if result.failures:
             raise RuntimeError(f"{name}: {result.failures} requests did not answer 200")
@@ -229,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                 str(folder / "gateway.sqlite"),
             ]
             with server(argv, gateway_port, env, folder / "gateway.log"):
-                results["(c) gateway, warm"] = measure("gateway", gateway_port, args)
+                results["(c) gateway, warm"] = measure("gateway", gateway_port, args, distinct=True)
                 mean_compile = compile_ms(gateway_port)
+                results["(c') same bytes again"] = measure("gateway", gateway_port, args)
     load_avg = os.getloadavg()
     print(
         f"gateway benchmark: {args.requests} requests one at a time, then "

@@ -418,6 +418,10 @@ def test_metrics_count_requests_compiles_and_the_image_cache(
     assert samples['jobc_gateway_requests_total{method="GET",route="proxy",status="200"}'] == 1
     assert samples['jobc_gateway_requests_total{method="PUT",route="submit",status="400"}'] == 1
     assert samples["jobc_gateway_compile_seconds_count"] == 4
+    # Only the first compile needed the registry (a worker thread); the others were
+    # answered by the cache, in the event loop. The invalid one never got that far.
+    assert samples['jobc_gateway_compiles_total{where="thread"}'] == 1
+    assert samples['jobc_gateway_compiles_total{where="here"}'] == 2
     assert samples['jobc_gateway_compile_failures_total{reason="invalid"}'] == 1
     assert samples["jobc_gateway_upstream_seconds_count"] == 1
 

@@ -39,7 +39,7 @@ from compiler.driver import Compiled, CompileOptions, compile_bytes
 from compiler.frontends.loader import Syntax
 from compiler.gateway import reuse
 from compiler.gateway.problems import Problem, describe
-from compiler.oracles import Fact, live
+from compiler.oracles import Fact, OracleUnavailable, live
 from compiler.oracles.live import LiveContext, LiveOracle
 from compiler.passes import configure, default_pipeline
 from compiler.sources import Unpinnable
@@ -57,10 +57,65 @@ FACTORIES: dict[str, str] = {
 }
 """The live oracle's factories with the gateway's own content handler."""
 
+HERE_FACTORIES: dict[str, str] = {
+    **dict.fromkeys(FACTORIES, "compiler.gateway.compiling:needs_the_world"),
+    "image": "compiler.gateway.compiling:cached_images",
+    "content": "compiler.gateway.compiling:content_handler",
+}
+"""The factories of a compile in the event loop: answers the store's caches and the
+policy give at once, and `NeedsTheWorld` for any other."""
+
+MAX_HERE = 64 << 10
+"""The largest document compiled in the event loop (a compile of a few kilobytes takes
+well under a millisecond; a bigger one would hold up every other request)."""
+
+
+class NeedsTheWorld(Exception):
+    """A compile in the event loop asked what only the outside world can answer (a
+    registry, a URL): it is done again in a worker thread. Passes do not catch it."""
+
+
+def needs_the_world(context: LiveContext) -> Callable[[Fact], Fact]:
+    """The handler of a kind of question an event-loop compile never answers."""
+
+    def answer(question: Fact) -> Fact:
+        raise NeedsTheWorld(dict(question))
+
+    return answer
+
+
+class CachedImages:
+    """Image answers from the store's cache alone; `NeedsTheWorld` on a miss (unless the
+    gateway is offline, when a miss is the answer)."""
+
+    def __init__(self, context: LiveContext) -> None:
+        from compiler.oracles.registry import Resolver
+
+        self.offline = context.offline
+        self.resolver = Resolver(dataclasses.replace(context, offline=True))
+
+    def prefetch(self, questions: list[Fact], *, refresh: bool = False) -> None:
+        """Answer from the cache what it knows (the rest fails when asked)."""
+        self.resolver.prefetch(questions)
+
+    def __call__(self, question: Fact) -> Fact:
+        try:
+            return self.resolver(question)
+        except OracleUnavailable:
+            if self.offline:
+                raise
+            raise NeedsTheWorld(dict(question)) from None
+
+
+def cached_images(context: LiveContext) -> CachedImages:
+    """The `image` handler of a compile in the event loop."""
+    return CachedImages(context)
+
 
 def content_handler(context: LiveContext) -> Callable[[Fact], Fact]:
     """Content answers for a gateway: URLs under `fetch_urls`, never a local file."""
     fetch = bool(context.settings.get("fetch_urls", False))
+    here = bool(context.settings.get("here", False))
     fetcher: Callable[[Fact], Fact] | None = None
 
     def answer(question: Fact) -> Fact:
@@ -68,6 +123,8 @@ def content_handler(context: LiveContext) -> Callable[[Fact], Fact]:
         source = question.get("source")
         kind = sources.kind(source) if isinstance(source, str) else "other"
         if kind == "http" and fetch:
+            if here:
+                raise NeedsTheWorld(dict(question))
             if fetcher is None:
                 from compiler.oracles.content import handler
 
@@ -155,19 +212,32 @@ class GatewayCompiler:
 
     # --- compiling ----------------------------------------------------------------------
 
-    def compile_now(self, raw: bytes, name: str, syntax: Syntax | None = None) -> Compiled:
-        """Compile in this thread, with the gateway's policy; raises SpecError."""
+    def compile_now(
+        self,
+        raw: bytes,
+        name: str,
+        syntax: Syntax | None = None,
+        *,
+        here: bool = False,
+        counted: bool = True,
+    ) -> Compiled:
+        """Compile in this thread, with the gateway's policy; raises SpecError. `here`:
+        with the answers at hand only (raises NeedsTheWorld when that is not enough).
+        `counted`: cache lookups count in the metrics (not when a compile `here` made
+        the same lookups already)."""
         options = self.options
         if syntax is not None:
             options = dataclasses.replace(options, syntax=syntax)
         context = LiveContext(
             base_dir=Path("/"),  # never read: the content handler reads no file
             offline=options.offline,
-            settings=options.settings,
+            settings={**options.settings, "here": here},
             store_location=options.store,
-            _store=cast("Store", CountingStore(self.store, self.metrics.cache_lookup)),
+            _store=cast("Store", CountingStore(self.store, self.metrics.cache_lookup))
+            if counted
+            else self.store,
         )
-        oracle = LiveOracle(context, FACTORIES)
+        oracle = LiveOracle(context, HERE_FACTORIES if here else FACTORIES)
         return compile_bytes(raw, name, options, oracle)
 
     async def compile(self, raw: bytes, name: str, syntax: Syntax | None = None) -> Compiled:
@@ -178,11 +248,49 @@ class GatewayCompiler:
         self.metrics.cache_lookup("compiled", kept is not None)
         if kept is not None:
             return kept
-        compiled = await self._compile(raw, name, syntax)
+        here = len(raw) <= MAX_HERE
+        compiled = self._compile_here(raw, name, syntax) if here else None
+        if compiled is None:
+            compiled = await self._compile(raw, name, syntax, counted=not here)
         self.reused.put(k, compiled)
         return compiled
 
-    async def _compile(self, raw: bytes, name: str, syntax: Syntax | None) -> Compiled:
+    def _compile_here(self, raw: bytes, name: str, syntax: Syntax | None) -> Compiled | None:
+        """Compile in the event loop when the caches and the policy answer every question
+        (most compiles, once an image has been seen): a thread's round trips cost more
+        than such a compile. None when the outside world must be asked."""
+        started = time.perf_counter()
+        try:
+            compiled = self.compile_now(raw, name, syntax, here=True)
+        except NeedsTheWorld:
+            return None
+        except SpecError as exc:
+            self.metrics.compile_seconds.observe(time.perf_counter() - started)
+            raise self._invalid(exc) from None
+        except Exception as exc:
+            raise self._bug(name, exc) from None
+        self.metrics.compile_seconds.observe(time.perf_counter() - started)
+        self.metrics.compiles.labels("here").inc()
+        return compiled
+
+    def _invalid(self, exc: SpecError) -> Problem:
+        self.metrics.compile_failures.labels("invalid").inc()
+        return Problem(
+            "invalid-job",
+            describe(exc.diagnostics),
+            hint=next((d.hint for d in exc.errors if d.hint), ""),
+            diagnostics=exc.diagnostics,
+        )
+
+    def _bug(self, name: str, exc: Exception) -> Problem:
+        self.metrics.compile_failures.labels("internal").inc()
+        log.error("jobc gateway: the compile of %s failed with a bug", name, exc_info=exc)
+        return Problem("internal-error", f"{type(exc).__name__}: {exc}")
+
+    async def _compile(
+        self, raw: bytes, name: str, syntax: Syntax | None, *, counted: bool
+    ) -> Compiled:
+        """Compile in a worker thread, within the budget and a slot."""
         budget = self.config.compile_timeout
         deadline = anyio.current_time() + budget
         token = object()
@@ -203,7 +311,7 @@ class GatewayCompiler:
 
         def work() -> Compiled:
             try:
-                return self.compile_now(raw, name, syntax)
+                return self.compile_now(raw, name, syntax, counted=counted)
             finally:
                 self.metrics.compiles_running.dec()
                 # RuntimeError: the event loop is gone (the server is shutting down).
@@ -215,17 +323,9 @@ class GatewayCompiler:
                 compiled = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except SpecError as exc:
             self.metrics.compile_seconds.observe(time.perf_counter() - started)
-            self.metrics.compile_failures.labels("invalid").inc()
-            raise Problem(
-                "invalid-job",
-                describe(exc.diagnostics),
-                hint=next((d.hint for d in exc.errors if d.hint), ""),
-                diagnostics=exc.diagnostics,
-            ) from None
+            raise self._invalid(exc) from None
         except Exception as exc:
-            self.metrics.compile_failures.labels("internal").inc()
-            log.exception("jobc gateway: the compile of %s failed with a bug", name)
-            raise Problem("internal-error", f"{type(exc).__name__}: {exc}") from None
+            raise self._bug(name, exc) from None
         if scope.cancelled_caught:
             self.metrics.compile_failures.labels("timeout").inc()
             raise Problem(
@@ -234,6 +334,7 @@ class GatewayCompiler:
                 hint="a registry may be slow or unreachable from the gateway; try again",
             )
         self.metrics.compile_seconds.observe(time.perf_counter() - started)
+        self.metrics.compiles.labels("thread").inc()
         return compiled
 
     def _release(self, token: object) -> None:

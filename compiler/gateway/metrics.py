@@ -59,6 +59,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.compiles = Counter(
+            "jobc_gateway_compiles",
+            "Compiles run, by where: in the event loop when the caches and the policy "
+            "answered every question (here), else in a worker thread (thread).",
+            ["where"],
+            registry=r,
+        )
         self.compile_failures = Counter(
             "jobc_gateway_compile_failures",
             "Compiles that did not give a job: invalid (the document), timeout, busy, "
