@@ -81,6 +81,7 @@ fast: venv
 bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
