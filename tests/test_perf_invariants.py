@@ -368,17 +368,23 @@ def _typed(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def test_json_fast_path_gives_the_lark_tree() -> None:
-    """Python's decoder (fast path) and the lark grammar (positions) read the same tree."""
-    checked = 0
+def _readable_json() -> Iterator[tuple[str, str, Any]]:
+    """(name, text, tree as the fast path reads it) of every corpus JSON document that reads."""
     for name, raw in CORPUS:
         if not name.endswith(".json"):
             continue
         try:
             text = loader.decode_text(name, raw, DEFAULT_LIMITS)
-            fast = loader._load_json(name, text, DEFAULT_LIMITS)
+            tree = loader._load_json(name, text, DEFAULT_LIMITS)
         except SpecError:
             continue
+        yield name, text, tree
+
+
+def test_json_fast_path_gives_the_lark_tree() -> None:
+    """Python's decoder (fast path) and the lark grammar (positions) read the same tree."""
+    checked = 0
+    for name, text, fast in _readable_json():
         slow, _, _ = loader._json_with_positions(name, text, DEFAULT_LIMITS)
         assert _typed(fast) == _typed(slow), name
         checked += 1
@@ -388,14 +394,7 @@ def test_json_fast_path_gives_the_lark_tree() -> None:
 def test_json_spans_are_the_lark_spans_for_every_corpus_document() -> None:
     """The scan that places diagnostics in read documents finds lark's places."""
     checked = 0
-    for name, raw in CORPUS:
-        if not name.endswith(".json"):
-            continue
-        try:
-            text = loader.decode_text(name, raw, DEFAULT_LIMITS)
-            loader._load_json(name, text, DEFAULT_LIMITS)
-        except SpecError:
-            continue
+    for name, text, _ in _readable_json():
         _, spans, key_spans = loader._json_with_positions(name, text, DEFAULT_LIMITS)
         assert loader.json_spans(name, text) == (spans, key_spans), name
         checked += 1
