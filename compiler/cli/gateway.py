@@ -38,7 +38,8 @@ def _options(fn: Any) -> Any:
     default="on",
     show_default=True,
     help="Answer jobs that have a trusted receipt without forwarding them (on), only say "
-    "so in X-Jobc-Memo (header-only), or never look (off).",
+    "so in X-Jobc-Memo (header-only), or never look (off). Takes effect with the "
+    "runtime's receipts (not built yet).",
 )
 @click.option("--strict", is_flag=True, help="Unknown fields in a submitted job are errors.")
 @click.option(

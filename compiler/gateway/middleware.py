@@ -260,7 +260,9 @@ class Gateway:
         raw = await self.read(scope, receive)
         compiled = await self.compile(raw, "<submission>", exchange, syntax="json")
         body = forwarded_body(raw, compiled)
-        exchange.memo = "off" if self.config.memo == "off" else "miss"
+        # The memo lookup (a trusted receipt answers without forwarding) comes with the
+        # receipts of the runtime; until then every submission is forwarded, and the log
+        # line has no `memo` field.
         stamp = [(H_CID, exchange.cid.encode()), (H_ORIGINAL, exchange.original.encode())]
         seen = Answer()
 
