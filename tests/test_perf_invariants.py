@@ -785,3 +785,37 @@ def test_documents_never_share_an_identity_map() -> None:
         assert first == second, name
         assert first["job"] == identity.identity_dag_json(c.job)
         assert first["original_job"] == identity.identity_dag_json(c.original_job)
+
+
+def test_diagnostics_are_placed_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass's diagnostic is placed (line, column) only when someone reads it: the same
+    place the eager way gives, and no scan of the text for a compile nobody asks about."""
+    from compiler import driver
+    from compiler.frontends.loader import load as load_document
+
+    text = '{"jobspec": 1, "task": {"engine": "wasm", "module": "s3://bucket/main.wasm"}}'
+    scans: list[str] = []
+    real = loader.json_spans
+
+    def counted(name: str, t: str) -> Any:
+        scans.append(name)
+        return real(name, t)
+
+    monkeypatch.setattr(loader, "json_spans", counted)
+    c = compile_bytes(text.encode(), "job.json", CompileOptions(offline=True))
+    assert isinstance(c.diagnostics, driver.PlacedLater)
+    assert len(c.diagnostics) == 1
+    (unplaced,) = c.unplaced_diagnostics
+    assert unplaced.code == "unpinned"
+    assert unplaced.span is None
+    assert scans == []  # nobody has read them yet
+    (placed,) = c.diagnostics
+    assert scans == ["job.json"]
+    doc = load_document("job.json", text.encode())
+    parsed = driver.parse_document(doc)
+    assert placed == driver.locate(unplaced, doc, parsed)
+    assert placed.span is not None
+    assert (placed.span.line, placed.span.column) == (1, text.index('"s3://') + 1)
+    assert c.diagnostics == (placed,)
+    assert list(c.diagnostics) == [placed]
+    assert len(scans) == 2  # once for the compile's (read three times), once for the check

@@ -40,7 +40,10 @@ _PURE_PASSES = frozenset({"parse", "normalize"})
 
 def lifetime(compiled: Compiled) -> float:
     """How many seconds `compiled` may be reused for the same bytes (0: never)."""
-    if any(d.severity is Severity.WARNING and d.code == "unpinned" for d in compiled.diagnostics):
+    if any(
+        d.severity is Severity.WARNING and d.code == "unpinned"
+        for d in compiled.unplaced_diagnostics
+    ):
         return 0.0
     seconds = math.inf
     for record in compiled.chain:
