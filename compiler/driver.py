@@ -65,6 +65,8 @@ class Compiled:
     """IR path → JSON pointer in the document, as the front-end recorded it (see
     `document_pointer`): where a value of the job was written, e.g. for the gateway to
     rewrite the image it pinned in place."""
+    document_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """The document as written (its CID is `document`): the store keeps it."""
     _identity_maps: dict[int, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -215,6 +217,7 @@ def run_passes(
         sources=oracle.sources,
         diagnostics=diagnostics,
         locations=parsed.locations,
+        document_bytes=doc.raw,
         _identity_maps=identity_maps,
     )
 
