@@ -51,6 +51,22 @@ JOBSPEC_AS_JSON = json.dumps(
 ).encode()
 
 
+JOBSPEC_OF_PUT_JOB = f"""\
+jobspec: 1
+task:
+  engine: docker
+  image: ubuntu:22.04
+  entrypoint: [/bin/sh]
+  args: ["-c", "wc -l /data/words.txt > /outputs/count"]
+  env: [LANG=C]
+  workdir: /data
+inputs:
+  - {{source: "{WORDS}", target: /data/words.txt}}
+outputs: [/outputs]
+""".encode()
+"""The job of tests/cases/gateway/put-job.json (without its URL input), as a jobspec."""
+
+
 @dataclass
 class Running:
     """A gateway in front of the stand-in, both served on 127.0.0.1."""
@@ -644,6 +660,7 @@ def test_the_upstream_refusing_a_job_passes_back_and_nothing_is_stored(
     assert r.headers["x-jobc-cid"].startswith("bafyrei")
     assert len(gw.standin.submissions) == 1
     assert aliases(gw.store) == []
+    assert not stored(gw, r.headers["x-jobc-cid"])
 
 
 def test_a_dead_upstream_refuses_a_submission_and_nothing_is_stored(
@@ -654,6 +671,7 @@ def test_a_dead_upstream_refuses_a_submission_and_nothing_is_stored(
         is_problem(r, 502, "upstream-unreachable")
         assert r.headers["x-jobc-cid"].startswith("bafyrei")
         assert aliases(gw.store) == []
+        assert not stored(gw, r.headers["x-jobc-cid"])
 
 
 def test_a_slow_upstream_times_a_submission_out_and_nothing_is_stored(
@@ -661,8 +679,10 @@ def test_a_slow_upstream_times_a_submission_out_and_nothing_is_stored(
 ) -> None:
     with running(tmp_path, upstream_timeout=0.5) as gw:
         gw.standin.delay = 3.0
-        is_problem(gw.client.put(SUBMIT, json=put_job()), 504, "upstream-timeout")
+        r = gw.client.put(SUBMIT, json=put_job())
+        is_problem(r, 504, "upstream-timeout")
         assert aliases(gw.store) == []
+        assert not stored(gw, r.headers["x-jobc-cid"])
 
 
 def test_an_accepted_answer_is_held_only_while_it_is_small() -> None:
@@ -684,3 +704,138 @@ def test_an_accepted_answer_is_held_only_while_it_is_small() -> None:
     refused = Answer()
     refused.status = 400
     assert not refused.accepted
+
+
+# --- what the gateway stores, and what it answers about it --------------------------------------
+
+
+def stored(gw: Running, cid: str) -> bool:
+    """Whether the gateway knows a chain through `cid` (its own API says so)."""
+    r = gw.client.get(f"/jobc/v1/jobs/{cid}")
+    if r.status_code == 404:
+        is_problem(r, 404, "not-found")
+        return False
+    assert r.status_code == 200, r.text
+    return True
+
+
+def test_an_accepted_submission_stores_its_chain(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    raw = json.dumps(put_job()).encode()
+    r = gw.client.put(SUBMIT, content=raw)
+    assert r.status_code == 200
+    cid, original, job_id = r.headers["x-jobc-cid"], r.headers["x-jobc-original"], r.json()["JobID"]
+    local = compile_bytes(raw, "job.json", CompileOptions())
+    # Asked at once (the answer was held until the chain was stored).
+    job = gw.client.get(f"/jobc/v1/jobs/{cid}").json()
+    assert job["kind"] == "final"
+    assert job["finals"] == [cid]
+    assert job["aliases"] == [{"namespace": "bacalhau", "name": job_id, "job": cid}]
+    assert job["receipts"] == {cid: []}
+    # Back along the chain to the document as the client sent it.
+    node, passes = job["backward"], []
+    while node.get("records"):
+        (step,) = node["records"]
+        passes.append(step["pass"])
+        node = step["from"]
+    assert node == {"cid": str(local.document), "kind": "document"}
+    assert passes == [r.pass_name for r in reversed(local.chain)]
+    # Any CID on the chain leads to the final job.
+    by_original = gw.client.get(f"/jobc/v1/jobs/{original}").json()
+    assert by_original["kind"] == "original"
+    assert by_original["finals"] == [cid]
+
+
+def test_find_finds_a_submitted_job_from_a_spec_in_another_format(
+    gw: Running, local_registry: LocalRegistry
+) -> None:
+    spec = JOBSPEC_OF_PUT_JOB.decode()
+    before = gw.client.get("/jobc/v1/find", params={"spec": spec})
+    assert before.status_code == 200
+    assert before.json()["found"] == []
+    r = gw.client.put(SUBMIT, json=put_job())
+    assert r.status_code == 200
+    found = gw.client.get("/jobc/v1/find", params={"spec": spec}).json()
+    assert found["compiled"] == r.headers["x-jobc-cid"]
+    assert [f["cid"] for f in found["found"]] == [r.headers["x-jobc-cid"]]
+    assert found["found"][0]["receipts"] == []
+
+
+def test_find_and_jobs_refuse_what_they_cannot_read(gw: Running) -> None:
+    doc = is_problem(gw.client.get("/jobc/v1/find"), 400, "bad-request")
+    assert "?spec=" in doc["detail"]
+    doc = is_problem(
+        gw.client.get("/jobc/v1/find", params={"spec": "jobspec: 1\ntask: {}\n"}),
+        400,
+        "invalid-job",
+    )
+    assert doc["errors"][0]["line"] == 2
+    is_problem(gw.client.get("/jobc/v1/jobs/not-a-cid"), 400, "bad-request")
+    unknown = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    is_problem(gw.client.get(f"/jobc/v1/jobs/{unknown}"), 404, "not-found")
+
+
+def test_disown_stops_find_following_a_pass_version(
+    tmp_path: Path, local_registry: LocalRegistry
+) -> None:
+    with running(tmp_path, admin_token="t0ken") as gw:
+        spec = JOBSPEC_OF_PUT_JOB.decode()
+        assert gw.client.put(SUBMIT, json=put_job()).status_code == 200
+        assert len(gw.client.get("/jobc/v1/find", params={"spec": spec}).json()["found"]) == 1
+        is_problem(
+            gw.client.post("/jobc/v1/admin/disown", params={"pass": "resolve-images@1"}),
+            401,
+            "unauthorized",
+        )
+        r = gw.client.post(
+            "/jobc/v1/admin/disown",
+            params={"pass": "resolve-images@1", "reason": "a registry lied"},
+            headers={"Authorization": "Bearer t0ken"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"pass": "resolve-images", "version": 1, "records": 1, "current": True}
+        assert gw.client.get("/jobc/v1/find", params={"spec": spec}).json()["found"] == []
+        r = gw.client.post(
+            "/jobc/v1/admin/disown",
+            params={"pass": "resolve images"},
+            headers={"Authorization": "Bearer t0ken"},
+        )
+        is_problem(r, 400, "bad-request")
+
+
+def test_replicas_share_a_postgresql_store(
+    tmp_path: Path, local_registry: LocalRegistry, postgres: Any
+) -> None:
+    """Two gateways on one PostgreSQL store: what one stores the other answers, and an
+    image one resolved the other finds in the shared cache."""
+    url = postgres.create_schema()
+    standin = BacalhauStandIn()
+    try:
+        with served(standin.app()) as up:
+            config = GatewayConfig(upstream=up.url, store=url)
+            with (
+                served(build(config)) as a,
+                served(build(config)) as b,
+                httpx.Client(base_url=a.url) as ca,
+                httpx.Client(base_url=b.url) as cb,
+            ):
+                r = ca.put(SUBMIT, json=put_job())
+                assert r.status_code == 200, r.text
+                cid = r.headers["x-jobc-cid"]
+                job = cb.get(f"/jobc/v1/jobs/{cid}").json()
+                assert job["aliases"][0]["name"] == r.json()["JobID"]
+                again = cb.put(SUBMIT, json=put_job(Name="from b"))
+                assert again.headers["x-jobc-cid"] == cid
+                samples = parse_metrics(cb.get("/metrics").text)
+                assert (
+                    samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 1
+                )
+                assert (
+                    samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}']
+                    == 0
+                )
+                assert len(cb.get(f"/jobc/v1/jobs/{cid}").json()["aliases"]) == 2
+                assert cb.get("/jobc/v1/health").json()["store"] == "ok"
+    finally:
+        postgres.drop_schema(url)

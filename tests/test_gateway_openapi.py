@@ -90,7 +90,10 @@ def test_the_document_is_served_and_names_every_route(gateway_url: str) -> None:
         "/jobc/v1/health",
         "/jobc/v1/compile",
         "/jobc/v1/problems/{kind}",
+        "/jobc/v1/jobs/{cid}",
+        "/jobc/v1/find",
         "/jobc/v1/admin/cache/purge",
+        "/jobc/v1/admin/disown",
         "/jobc/v1/openapi.json",
         "/metrics",
     }

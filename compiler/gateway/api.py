@@ -8,6 +8,7 @@ are off (`403`) when it was given none.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -18,13 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
+from compiler.diagnostics import SpecError
 from compiler.gateway import openapi
 from compiler.gateway.asgi import Receive, Scope, Send
 from compiler.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from compiler.gateway.problems import KINDS, TYPE_PREFIX, Problem
 
 if TYPE_CHECKING:
+    from compiler.driver import Compiled
     from compiler.gateway.middleware import Exchange, Gateway
+    from compiler.ir import Link
 
 Handler = Callable[[Request, "Exchange"], Awaitable[Response]]
 
@@ -57,7 +61,10 @@ class Api:
             Route("/jobc/v1/compile", self.compile, methods=["POST"]),
             Route("/jobc/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/jobc/v1/problems/{kind}", self.problem_type, methods=["GET"]),
+            Route("/jobc/v1/jobs/{cid}", self.job, methods=["GET"]),
+            Route("/jobc/v1/find", self.find, methods=["GET"]),
             Route("/jobc/v1/admin/cache/purge", self.purge_cache, methods=["POST"]),
+            Route("/jobc/v1/admin/disown", self.disown, methods=["POST"]),
             Route("/metrics", self.metrics, methods=["GET"]),
         ]
 
@@ -126,6 +133,82 @@ class Api:
         headers = {"x-jobc-cid": exchange.cid, "x-jobc-original": exchange.original}
         return json_response(result, headers=headers)
 
+    async def job(self, request: Request, exchange: Exchange) -> Response:
+        """The chains through a CID (any CID on them), the receipts of the final jobs they
+        lead to, and the foreign names (aliases) of those jobs."""
+        from compiler.store.queries import QueryError, parse_cid
+
+        try:
+            cid = parse_cid(request.path_params["cid"])
+        except QueryError as exc:
+            raise Problem("bad-request", exc.message, hint=exc.hint) from None
+        try:
+            body = await anyio.to_thread.run_sync(self._job, cid)
+        except QueryError as exc:
+            raise Problem("not-found", exc.message, hint=exc.hint) from None
+        return json_response(body)
+
+    def _job(self, cid: Link) -> dict[str, Any]:
+        from compiler.store.queries import trace
+
+        store = self.gateway.compiler.store
+        found = trace(store, cid)
+        trusted = self.gateway.compiler.trusted_nodes()
+        body = found.to_json()
+        body["receipts"] = {
+            str(final): [
+                {
+                    "cid": str(r.cid),
+                    "node": r.node,
+                    "exit": r.exit,
+                    "outputs": {path: str(c) for path, c in r.outputs.items()},
+                    "trusted": r.node in trusted,
+                }
+                for r in store.receipts(final)
+            ]
+            for final in found.finals
+        }
+        body["aliases"] = [
+            {"namespace": ns, "name": name, "job": str(job)}
+            for ns, name, job in store.aliases_among(found.finals)
+        ]
+        return body
+
+    async def find(self, request: Request, exchange: Exchange) -> Response:
+        """The final jobs a spec (any format jobc reads) led to, here or wherever its chain
+        was stored, with their receipts: the spec is compiled offline, with the gateway's
+        policy and caches."""
+        spec = request.query_params.get("spec")
+        if not spec:
+            raise Problem(
+                "bad-request",
+                "find needs the spec: ?spec=<the document, URL-encoded>",
+                hint="any format jobc reads: a jobspec, a Bacalhau job, …",
+            )
+        raw = spec.encode()
+        if len(raw) > self.gateway.config.max_body:
+            raise Problem(
+                "body-too-large",
+                f"the spec is over the gateway's limit of {self.gateway.config.max_body} bytes",
+            )
+        compiler = self.gateway.compiler
+        try:
+            compiled = await anyio.to_thread.run_sync(
+                functools.partial(compiler.compile_now, raw, "<spec>", None, offline=True)
+            )
+        except SpecError as exc:
+            raise compiler.invalid(exc) from None
+        exchange.cid, exchange.original = str(compiled.cid), str(compiled.original)
+        result = await anyio.to_thread.run_sync(self._find, compiled)
+        return json_response(result)
+
+    def _find(self, compiled: Compiled) -> dict[str, Any]:
+        from compiler.store.queries import find_compiled
+
+        compiler = self.gateway.compiler
+        found = find_compiled(compiler.store, compiled, trusted=compiler.trusted_nodes())
+        return found.to_json()
+
     async def openapi(self, request: Request, exchange: Exchange) -> Response:
         """The OpenAPI document of this API."""
         return json_response(openapi.document(version()))
@@ -153,6 +236,22 @@ class Api:
         # Compiles kept for reuse hold what the store's caches said: they go too.
         forgotten = compiler.reused.clear()
         return json_response({"purged": purged, "namespace": namespace, "compiles": forgotten})
+
+    async def disown(self, request: Request, exchange: Exchange) -> Response:
+        """Admin: stop following the records a pass version made (`jobc disown`)."""
+        from compiler.store import queries
+
+        self.authorize(request)
+        which = request.query_params.get("pass", "")
+        reason = request.query_params.get("reason", "")
+        try:
+            queries.parse_pass_version(which)
+        except queries.QueryError as exc:
+            raise Problem("bad-request", exc.message, hint=exc.hint) from None
+        compiler = self.gateway.compiler
+        result = await anyio.to_thread.run_sync(queries.disown, compiler.store, which, reason)
+        compiler.reused.clear()  # kept compiles may have been made by that pass version
+        return json_response(result.to_json())
 
     async def metrics(self, request: Request, exchange: Exchange) -> Response:
         """The metrics, in Prometheus' text format."""

@@ -176,6 +176,7 @@ class GatewayCompiler:
         self._store_lock = threading.Lock()
         self._slots = anyio.CapacityLimiter(config.max_compiles)
         self.reused = reuse.CompiledCache()
+        self._trusted: frozenset[str] | None = None
         settings: dict[str, Any] = dict(config.settings)
         # A registry call must not outlive the budget of the compile that made it.
         given = float(settings.get("registry_timeout") or config.compile_timeout)
@@ -220,14 +221,18 @@ class GatewayCompiler:
         *,
         here: bool = False,
         counted: bool = True,
+        offline: bool = False,
     ) -> Compiled:
         """Compile in this thread, with the gateway's policy; raises SpecError. `here`:
         with the answers at hand only (raises NeedsTheWorld when that is not enough).
         `counted`: cache lookups count in the metrics (not when a compile `here` made
-        the same lookups already)."""
+        the same lookups already). `offline`: ask no registry or URL, whatever the
+        gateway's policy (for queries)."""
         options = self.options
         if syntax is not None:
             options = dataclasses.replace(options, syntax=syntax)
+        if offline:
+            options = dataclasses.replace(options, offline=True)
         context = LiveContext(
             base_dir=Path("/"),  # never read: the content handler reads no file
             offline=options.offline,
@@ -266,14 +271,25 @@ class GatewayCompiler:
             return None
         except SpecError as exc:
             self.metrics.compile_seconds.observe(time.perf_counter() - started)
-            raise self._invalid(exc) from None
+            raise self.invalid(exc) from None
         except Exception as exc:
             raise self._bug(name, exc) from None
         self.metrics.compile_seconds.observe(time.perf_counter() - started)
         self.metrics.compiles.labels("here").inc()
         return compiled
 
-    def _invalid(self, exc: SpecError) -> Problem:
+    def trusted_nodes(self) -> frozenset[str]:
+        """The nodes whose receipts this gateway trusts (its own key, the data dir's
+        `trusted-nodes`), read once."""
+        with self._store_lock:
+            if self._trusted is None:
+                from compiler.runtime.receipts import trusted_nodes
+
+                self._trusted = trusted_nodes()
+            return self._trusted
+
+    def invalid(self, exc: SpecError) -> Problem:
+        """The problem of a document that does not compile (and count it)."""
         self.metrics.compile_failures.labels("invalid").inc()
         return Problem(
             "invalid-job",
@@ -323,7 +339,7 @@ class GatewayCompiler:
                 compiled = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except SpecError as exc:
             self.metrics.compile_seconds.observe(time.perf_counter() - started)
-            raise self._invalid(exc) from None
+            raise self.invalid(exc) from None
         except Exception as exc:
             raise self._bug(name, exc) from None
         if scope.cancelled_caught:

@@ -156,6 +156,12 @@ class Gateway:
                 await self.api(scope, receive, observed, exchange)
         except Problem as problem:
             await self.problem(observed, problem, scope, exchange)
+        except Exception as exc:
+            if exchange.status:  # the answer has started: only cutting it is left
+                raise
+            log.error("jobc gateway: %s %s failed with a bug", method, path, exc_info=exc)
+            bug = Problem("internal-error", f"{type(exc).__name__}: {exc}")
+            await self.problem(observed, bug, scope, exchange)
         finally:
             self.metrics.requests.labels(route, method, str(exchange.status)).inc()
             if self.config.log_requests and log.isEnabledFor(logging.INFO):
@@ -275,10 +281,10 @@ class Gateway:
                 # has recorded what it learned: a client that asks about the job as soon
                 # as it has the answer finds it. A longer answer passes as it comes.
                 more = bool(message.get("more_body", False))
-                if seen.hold(message.get("body", b"")):
-                    if more:
-                        return
-                    await self._remember(compiled, seen.job_id(), exchange)
+                if seen.hold(message.get("body", b"")) and more:
+                    return
+                if not more:
+                    await self._record(compiled, seen.job_id(), exchange)
                 message = {"type": "http.response.body", "body": seen.release(), "more_body": more}
             await send(message)
 
@@ -289,18 +295,25 @@ class Gateway:
         )
         await self.forward(forwarded, replay(body, receive), stamped, exchange)
 
-    async def _remember(self, compiled: Compiled, job_id: str, exchange: Exchange) -> None:
-        """Record what the upstream accepted: its job ID as an alias of the job CID. The
-        upstream has the job whatever happens here, so a failure is logged, not answered."""
-        if not job_id:
-            return
+    async def _record(self, compiled: Compiled, job_id: str, exchange: Exchange) -> None:
+        """Keep what the upstream accepted, all or nothing: the compile's chain (document,
+        jobs, records, its final CID) and the upstream's job ID as an alias of the job
+        CID. The upstream has the job whatever happens here: a failure is logged, and the
+        client still gets the upstream's answer."""
         exchange.job_id = job_id
         try:
-            await anyio.to_thread.run_sync(
-                self.compiler.store.put_alias, ALIAS_NAMESPACE, job_id, compiled.cid
-            )
+            await anyio.to_thread.run_sync(self._store_accepted, compiled, job_id)
         except Exception:
-            log.exception("jobc gateway: cannot record job %s as %s", job_id, compiled.cid)
+            log.exception("jobc gateway: cannot store %s (job %s)", compiled.cid, job_id)
+
+    def _store_accepted(self, compiled: Compiled, job_id: str) -> None:
+        from compiler.store.ingest import store_compiled
+
+        store = self.compiler.store
+        with store.transaction():
+            store_compiled(store, compiled)
+            if job_id:
+                store.put_alias(ALIAS_NAMESPACE, job_id, compiled.cid)
 
     async def aclose(self) -> None:
         """Close what the gateway opened (for hosts that run no lifespan)."""
@@ -337,7 +350,10 @@ class Answer:
         return out
 
     def job_id(self) -> str:
-        """The `JobID` of a Bacalhau `PutJobResponse` held, or "" when there is none."""
+        """The `JobID` of a Bacalhau `PutJobResponse` held, or "" when there is none (or
+        the answer was too long to hold)."""
+        if self._passing:
+            return ""
         try:
             data = orjson.loads(b"".join(self._held))
         except orjson.JSONDecodeError:

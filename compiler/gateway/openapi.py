@@ -189,6 +189,75 @@ def document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/jobc/v1/jobs/{cid}": {
+                "get": {
+                    "operationId": "job",
+                    "summary": "The chains through a CID, the receipts and aliases of the final "
+                    "jobs they lead to.",
+                    "parameters": [
+                        {
+                            "name": "cid",
+                            "in": "path",
+                            "required": True,
+                            "description": "Any CID on a chain: a document, an original, "
+                            "an intermediate or a final job.",
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "The chains.", "content": _json("Job")},
+                        **_problems("bad-request", "not-found"),
+                    },
+                }
+            },
+            "/jobc/v1/find": {
+                "get": {
+                    "operationId": "find",
+                    "summary": "The final jobs a spec led to, with their receipts.",
+                    "description": "The spec (any format jobc reads) is compiled offline with "
+                    "the gateway's policy and caches; the chain index says where its chain "
+                    "led, here or wherever it was stored and imported from.",
+                    "parameters": [
+                        {
+                            "name": "spec",
+                            "in": "query",
+                            "required": True,
+                            "description": "The document itself.",
+                            "schema": {"type": "string", "minLength": 1},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "What was found.", "content": _json("Found")},
+                        **_problems("bad-request", "invalid-job", "body-too-large"),
+                    },
+                }
+            },
+            "/jobc/v1/admin/disown": {
+                "post": {
+                    "operationId": "disown",
+                    "summary": "Stop following the records a pass version made (`jobc disown`).",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "pass",
+                            "in": "query",
+                            "required": True,
+                            "description": "PASS@VERSION, e.g. resolve-images@1.",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "reason",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "What it affected.", "content": _json("Disowned")},
+                        **_problems("bad-request", "unauthorized", "admin-disabled"),
+                    },
+                }
+            },
             "/jobc/v1/admin/cache/purge": {
                 "post": {
                     "operationId": "purgeCache",
@@ -263,6 +332,83 @@ def document(version: str) -> dict[str, Any]:
                         "store": {"type": "string"},
                         "upstream": {"type": ["string", "null"]},
                         "memo": {"enum": ["on", "off", "header-only"]},
+                    },
+                },
+                "Job": {
+                    "type": "object",
+                    "required": ["cid", "kind", "finals", "backward", "forward", "receipts"],
+                    "properties": {
+                        "cid": _CID,
+                        "kind": {"enum": ["document", "original", "job", "final"]},
+                        "finals": {"type": "array", "items": _CID},
+                        "backward": {"type": "object"},
+                        "forward": {"type": "object"},
+                        "receipts": {
+                            "type": "object",
+                            "description": "By final job CID.",
+                            "additionalProperties": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Receipt"},
+                            },
+                        },
+                        "aliases": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["namespace", "name", "job"],
+                                "properties": {
+                                    "namespace": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "job": _CID,
+                                },
+                            },
+                        },
+                    },
+                },
+                "Receipt": {
+                    "type": "object",
+                    "required": ["cid", "node", "exit", "trusted"],
+                    "properties": {
+                        "cid": _CID,
+                        "node": {"type": "string"},
+                        "exit": {"type": "integer"},
+                        "outputs": {"type": "object", "additionalProperties": _CID},
+                        "trusted": {"type": "boolean"},
+                    },
+                },
+                "Found": {
+                    "type": "object",
+                    "required": ["document", "original", "compiled", "pinned", "found"],
+                    "properties": {
+                        "document": _CID,
+                        "original": _CID,
+                        "compiled": _CID,
+                        "pinned": {"type": "boolean"},
+                        "found": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["cid", "via", "receipts"],
+                                "properties": {
+                                    "cid": _CID,
+                                    "via": _CID,
+                                    "receipts": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Receipt"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "Disowned": {
+                    "type": "object",
+                    "required": ["pass", "version", "records", "current"],
+                    "properties": {
+                        "pass": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "records": {"type": "integer", "minimum": 0},
+                        "current": {"type": "boolean"},
                     },
                 },
                 "Purged": {
