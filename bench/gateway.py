@@ -219,6 +219,23 @@ def compile_ms(port: int) -> float:
     return values.get("jobc_gateway_compile_seconds_sum", 0.0) / count * 1000 if count else 0.0
 
 
+def phases(log: Path) -> dict[str, float]:
+    """The p50 of each phase the gateway logs per submission (compile, upstream, store)."""
+    import json
+
+    lines = [
+        json.loads(line)
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and '"route":"submit"' in line
+    ]
+    out = {}
+    for key in ("ms", "compile_ms", "upstream_ms", "store_ms"):
+        values = sorted(x[key] for x in lines if key in x)
+        if values:
+            out[key] = values[len(values) // 2]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests per pass")
@@ -270,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 mean_compile = compile_ms(gateway_port)
                 results["(c') same bytes again"] = measure("gateway", gateway_port, pid, args)
+            logged = phases(folder / "gateway.log")
     load_avg = os.getloadavg()
     print(
         f"gateway benchmark: {args.requests} requests one at a time, then "
@@ -296,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     added_cpu = results["(c) gateway, warm"][0].cpu_ms - results["(b) plain proxy"][0].cpu_ms
     print(f"\nthe gateway's mean compile (its own metrics): {mean_compile:.2f} ms")
     print(f"the gateway's CPU time over the plain proxy's, per request: {added_cpu:+.2f} ms")
+    print(
+        "p50 of the gateway's own timings per submission (its log, every pass): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in logged.items())
+    )
     print("targets:")
     verdict = "met" if added <= MAX_ADDED_P50_MS else "NOT met"
     print(f"  (c) adds <= {MAX_ADDED_P50_MS:g} ms p50 over (b): {added:+.2f} ms  {verdict}")

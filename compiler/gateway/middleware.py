@@ -80,6 +80,7 @@ class Exchange:
     memo: str = ""
     compile_ms: float | None = None
     upstream_ms: float | None = None
+    store_ms: float | None = None
     problem: str = ""
     job_id: str = ""
 
@@ -102,6 +103,8 @@ class Exchange:
             record["compile_ms"] = round(self.compile_ms, 3)
         if self.upstream_ms is not None:
             record["upstream_ms"] = round(self.upstream_ms, 3)
+        if self.store_ms is not None:
+            record["store_ms"] = round(self.store_ms, 3)
         return orjson.dumps(record).decode()
 
 
@@ -301,10 +304,13 @@ class Gateway:
         CID. The upstream has the job whatever happens here: a failure is logged, and the
         client still gets the upstream's answer."""
         exchange.job_id = job_id
+        started = time.perf_counter()
         try:
             await anyio.to_thread.run_sync(self._store_accepted, compiled, job_id)
         except Exception:
             log.exception("jobc gateway: cannot store %s (job %s)", compiled.cid, job_id)
+        finally:
+            exchange.store_ms = (time.perf_counter() - started) * 1000
 
     def _store_accepted(self, compiled: Compiled, job_id: str) -> None:
         from compiler.store.ingest import store_compiled
