@@ -90,6 +90,22 @@ _CID_HEADERS = {
 }
 
 
+def _param(
+    name: str,
+    where: str,
+    description: str = "",
+    *,
+    required: bool = False,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A parameter (one in the path is always required)."""
+    out: dict[str, Any] = {"name": name, "in": where, "required": required or where == "path"}
+    if description:
+        out["description"] = description
+    out["schema"] = schema if schema is not None else {"type": "string"}
+    return out
+
+
 def _json(schema: str) -> dict[str, Any]:
     """A JSON body of the component schema named `schema`."""
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
@@ -172,14 +188,7 @@ def document(version: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "problemType",
                     "summary": "What a problem type means.",
-                    "parameters": [
-                        {
-                            "name": "kind",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
+                    "parameters": [_param("kind", "path")],
                     "responses": {
                         "200": {
                             "description": "The problem type.",
@@ -195,14 +204,12 @@ def document(version: str) -> dict[str, Any]:
                     "summary": "The chains through a CID, the receipts and aliases of the final "
                     "jobs they lead to.",
                     "parameters": [
-                        {
-                            "name": "cid",
-                            "in": "path",
-                            "required": True,
-                            "description": "Any CID on a chain: a document, an original, "
+                        _param(
+                            "cid",
+                            "path",
+                            "Any CID on a chain: a document, an original, "
                             "an intermediate or a final job.",
-                            "schema": {"type": "string"},
-                        }
+                        )
                     ],
                     "responses": {
                         "200": {"description": "The chains.", "content": _json("Job")},
@@ -218,13 +225,13 @@ def document(version: str) -> dict[str, Any]:
                     "the gateway's policy and caches; the chain index says where its chain "
                     "led, here or wherever it was stored and imported from.",
                     "parameters": [
-                        {
-                            "name": "spec",
-                            "in": "query",
-                            "required": True,
-                            "description": "The document itself.",
-                            "schema": {"type": "string", "minLength": 1},
-                        }
+                        _param(
+                            "spec",
+                            "query",
+                            "The document itself.",
+                            required=True,
+                            schema={"type": "string", "minLength": 1},
+                        )
                     ],
                     "responses": {
                         "200": {"description": "What was found.", "content": _json("Found")},
@@ -238,19 +245,10 @@ def document(version: str) -> dict[str, Any]:
                     "summary": "Stop following the records a pass version made (`jobc disown`).",
                     "security": [{"bearer": []}],
                     "parameters": [
-                        {
-                            "name": "pass",
-                            "in": "query",
-                            "required": True,
-                            "description": "PASS@VERSION, e.g. resolve-images@1.",
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "reason",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string"},
-                        },
+                        _param(
+                            "pass", "query", "PASS@VERSION, e.g. resolve-images@1.", required=True
+                        ),
+                        _param("reason", "query"),
                     ],
                     "responses": {
                         "200": {"description": "What it affected.", "content": _json("Disowned")},
@@ -264,13 +262,9 @@ def document(version: str) -> dict[str, Any]:
                     "summary": "Empty the store's caches (image resolutions, file hashes).",
                     "security": [{"bearer": []}],
                     "parameters": [
-                        {
-                            "name": "namespace",
-                            "in": "query",
-                            "required": False,
-                            "description": "Only this cache (e.g. `image`); all when absent.",
-                            "schema": {"type": "string"},
-                        }
+                        _param(
+                            "namespace", "query", "Only this cache (e.g. `image`); all when absent."
+                        )
                     ],
                     "responses": {
                         "200": {
