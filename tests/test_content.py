@@ -415,13 +415,18 @@ def test_a_directory_changed_between_two_files(tmp_path: Path) -> None:
         hasher.path(tmp_path / "tree")
 
 
-def test_a_directory_kubo_shards_is_pinned_with_every_block(tmp_path: Path) -> None:
-    # 4,097 entries of 28-byte names: one more than one directory node holds (kubo's
-    # estimate), so a HAMT shard of fanout 256 and its sub-shards, all stored.
-    folder = tmp_path / "data" / "wide"
+def wide_folder(folder: Path) -> Path:
+    """4,097 empty files of 28-byte names: one more than one directory node holds."""
     folder.mkdir(parents=True)
     for i in range(4097):
         (folder / f"{i:028d}").write_bytes(b"")
+    return folder
+
+
+def test_a_directory_kubo_shards_is_pinned_with_every_block(tmp_path: Path) -> None:
+    # One entry more than one directory node holds (kubo's estimate): a HAMT shard of
+    # fanout 256 and its sub-shards, all stored.
+    folder = wide_folder(tmp_path / "data" / "wide")
     c = compile_spec(write_spec(tmp_path, "data/wide/"), store_content=True)
     root = c.job.inputs[0].source
     assert root == cid_of(folder)
@@ -439,11 +444,8 @@ def test_a_directory_kubo_shards_is_pinned_with_every_block(tmp_path: Path) -> N
 
 
 def test_two_names_with_one_hamt_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # No two names are known to share all 64 bits of murmur3: the hash is made to here.
-    folder = tmp_path / "data" / "wide"
-    folder.mkdir(parents=True)
-    for i in range(4097):
-        (folder / f"{i:028d}").write_bytes(b"")
+    # No two names are known to share all 64 bits of murmur3: the hash is forced to here.
+    wide_folder(tmp_path / "data" / "wide")
     monkeypatch.setattr(unixfs, "hamt_hash", lambda name: 7)
     spec = write_spec(tmp_path, "data/wide/")
     (d,) = fails(spec)

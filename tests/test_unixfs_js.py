@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -215,8 +216,13 @@ def test_subdirectories_count_for_kubo_not_for_the_js_importer(
         sub.mkdir(parents=True)
         (sub / "f").write_bytes(b"")
     assert _root_type(folder) == 5
-    flat = unixfs_js.cids([folder])[folder]
-    assert ours(folder) != flat
+    # The JS importer's CID is that of the same entries in one Directory node.
+    hasher = Hasher(progress=False)
+    entries = sorted((p.name.encode(), hasher.path(p)) for p in folder.iterdir())
+    one_node = unixfs.pb_node(
+        [(e.cid, name, e.tsize) for name, e in entries], unixfs.unixfs_data(1)
+    )
+    assert unixfs_js.cids([folder])[folder] == str(Link(unixfs.dag_pb_cid(one_node)))
     # Made to shard (at 50 bytes: each 55-byte subdirectory link counts while it is
     # added, a subdirectory's own 37 bytes do not reach it), the JS importer builds the
     # very HAMT jobc does.
@@ -231,3 +237,25 @@ def test_a_100_mib_file(tmp_path: Path, js_available: None) -> None:
         for _ in range(100):
             f.write(rng.randbytes(1 << 20))
     assert ours(path) == unixfs_js.cids([path])[path]
+
+
+@pytest.mark.slow
+def test_a_directory_of_100_000_files(tmp_path: Path, js_available: None) -> None:
+    # 100,000 files of 1 KiB (100 MiB of content) in one directory: the HAMT both
+    # importers build, and jobc holds names and CIDs while it hashes, never contents.
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    rng = random.Random(7)
+    for i in range(100_000):
+        (folder / f"entry-{i:06d}.dat").write_bytes(rng.randbytes(1024))
+    tracemalloc.start()
+    try:
+        got = ours(folder)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # About 0.5 KiB a name (its two listings, its entry, its place in the trie): far
+    # below the 100 MiB the files hold.
+    assert peak < 64 << 20, f"peak {peak:,} bytes"
+    assert _root_type(folder) == 5
+    assert got == unixfs_js.cids([folder])[folder]
