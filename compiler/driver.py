@@ -60,6 +60,8 @@ class Compiled:
     execution: dict[str, Any]
     sources: dict[str, list[str]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    document_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """The document as written (its CID is `document`): the store keeps it."""
     _identity_maps: dict[int, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -193,6 +195,7 @@ def run_passes(
         execution=parsed.execution,
         sources=oracle.sources,
         diagnostics=diagnostics,
+        document_bytes=doc.raw,
         _identity_maps=identity_maps,
     )
 
