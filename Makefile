@@ -88,6 +88,7 @@ fast: venv
 bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/store.py
 
 clean:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "lock": "compiler.cli.jobs:lock",
     "home": "compiler.cli.jobs:home",
     "hash": "compiler.cli.hash:hash_",
+    "gateway": "compiler.cli.gateway:gateway",
     "trace": "compiler.cli.store:trace",
     "find": "compiler.cli.store:find",
     "lineage": "compiler.cli.store:lineage",
