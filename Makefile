@@ -98,6 +98,7 @@ bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/store.py
 
 clean:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "hash": "compiler.cli.hash:hash_",
     "run": "compiler.cli.run:run",
     "receipt": "compiler.cli.run:receipt",
+    "gateway": "compiler.cli.gateway:gateway",
     "trace": "compiler.cli.store:trace",
     "find": "compiler.cli.store:find",
     "lineage": "compiler.cli.store:lineage",

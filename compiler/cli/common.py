@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -47,7 +47,7 @@ class Reporter:
     def remember(self, name: str, raw: bytes) -> None:
         self.sources[name] = raw.decode("utf-8", errors="replace")
 
-    def report(self, diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+    def report(self, diags: Sequence[Diagnostic]) -> None:
         from compiler.diagnostics import render
 
         for d in diags:

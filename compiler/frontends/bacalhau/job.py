@@ -64,6 +64,10 @@ TASK_FIELDS = (
     "Resources", "Network", "Timeouts",
 )  # fmt: skip
 WRAPPER_FIELDS = ("Job", "Force", "IdempotencyToken", "Namespace", "History", "Executions")
+SECRET_WRAPPER_FIELDS = ("Credential",)
+"""Request fields that carry the caller's credentials: Bacalhau's Go client encodes its
+`BaseRequest.Credential` (no json tag) into every body, `null` or `{Scheme, Value}`.
+Read and dropped, never kept in meta (a compiled document must not hold a token)."""
 DOCKER_PARAMS = ("Image", "Entrypoint", "Parameters", "EnvironmentVariables", "WorkingDirectory")
 WASM_PARAMS = ("EntryModule", "Entrypoint", "Parameters", "ImportModules")
 WASM_2023_PARAMS = (
@@ -129,6 +133,8 @@ class _JobReader(BacalhauReader):
             for name in WRAPPER_FIELDS[1:]:
                 if top.has(name):
                     request[top.key(name)] = self.as_written(top.get(name), top.at(name), name)
+            for name in SECRET_WRAPPER_FIELDS:
+                top.get(name)  # read, so not reported, and not kept
             for key, value in top.unread().items():
                 self.warn(
                     child("", key),
