@@ -70,6 +70,8 @@ class Node:
     kind: int
     links: tuple[PBLink, ...]
     data: bytes
+    fanout: int = 0
+    """A HAMT shard's buckets (256 as kubo builds them); 0 for anything else."""
 
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -148,15 +150,18 @@ def links(cid: bytes, block: bytes) -> list[bytes]:
     return [link.cid for link in decode_node(block).links]
 
 
-def _unixfs(node: PBNode) -> tuple[int, bytes]:
-    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard) and data."""
-    kind, data = -1, b""
+def _unixfs(node: PBNode) -> tuple[int, bytes, int]:
+    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard), data and
+    fanout (HAMT shards only, else 0)."""
+    kind, data, fanout = -1, b"", 0
     for number, value in _fields(node.data):
         if number == 1 and isinstance(value, int):
             kind = value
         elif number == 2 and isinstance(value, bytes):
             data = value
-    return kind, data
+        elif number == 6 and isinstance(value, int):
+            fanout = value
+    return kind, data, fanout
 
 
 # --- checked reading ------------------------------------------------------------------------
@@ -187,10 +192,10 @@ def read_node(cid: bytes, get: GetBlock) -> Node:
     if codec != DAG_PB:
         raise UnixFSError(f"codec 0x{codec:x} is not UnixFS content")
     node = decode_node(block)
-    kind, data = _unixfs(node)
+    kind, data, fanout = _unixfs(node)
     if kind < 0:
         raise UnixFSError("a dag-pb node without UnixFS data")
-    return Node(kind, node.links, data)
+    return Node(kind, node.links, data, fanout)
 
 
 def file_chunks(cid: bytes, get: GetBlock, node: Node | None = None) -> Iterator[bytes]:
@@ -204,18 +209,38 @@ def file_chunks(cid: bytes, get: GetBlock, node: Node | None = None) -> Iterator
         yield from file_chunks(link.cid, get)
 
 
-def directory_links(node: Node) -> list[tuple[str, bytes]]:
-    """(name, CID) of each entry of a plain directory node."""
-    if node.kind == KIND_HAMT:
-        raise UnixFSError("a HAMT-sharded directory (jobc does not read those)")
-    if node.kind != KIND_DIRECTORY:
+def directory_links(node: Node, get: GetBlock) -> list[tuple[str, bytes]]:
+    """(name, CID) of each entry of a directory, sorted by name bytes: a plain directory
+    node, or a HAMT shard with its sub-shards (read through `get`)."""
+    if node.kind == KIND_DIRECTORY:
+        found = [(link.name, link.cid) for link in node.links]
+    elif node.kind == KIND_HAMT:
+        found = list(_hamt_entries(node, get))
+    else:
         raise UnixFSError("not a directory")
-    out = []
+    for name, _ in found:
+        if not name or "/" in name or name in (".", ".."):
+            raise UnixFSError(f"a directory entry named {name!r}")
+    return sorted(found, key=lambda e: e[0].encode("utf-8", "surrogateescape"))
+
+
+def _hamt_entries(node: Node, get: GetBlock) -> Iterator[tuple[str, bytes]]:
+    """A HAMT shard's entries: each link's name is its bucket in hex (two digits for 256
+    buckets), then the entry's name; a link named by its bucket alone is a sub-shard."""
+    if node.fanout < 2 or node.fanout & (node.fanout - 1):
+        raise UnixFSError(f"a HAMT shard with a fanout of {node.fanout}")
+    width = len(f"{node.fanout - 1:X}")
     for link in node.links:
-        if not link.name or "/" in link.name or link.name in (".", ".."):
-            raise UnixFSError(f"a directory entry named {link.name!r}")
-        out.append((link.name, link.cid))
-    return out
+        if len(link.name) < width:
+            raise UnixFSError(f"a HAMT link named {link.name!r}")
+        name = link.name[width:]
+        if name:
+            yield name, link.cid
+            continue
+        shard = read_node(link.cid, get)
+        if shard.kind != KIND_HAMT:
+            raise UnixFSError("a HAMT bucket that is neither an entry nor a shard")
+        yield from _hamt_entries(shard, get)
 
 
 # --- lenient reading ------------------------------------------------------------------------
@@ -230,10 +255,10 @@ def read_file(cid: bytes, get: GetBlock) -> bytes | None:
 
 
 def directory(cid: bytes, get: GetBlock) -> dict[str, bytes] | None:
-    """A plain directory's entries (name → binary CID), or None when its block is missing,
-    it is not a directory, or it is a HAMT shard (whose names are spread over blocks)."""
+    """A directory's entries (name → binary CID), or None when a block is missing or it is
+    not a directory (a HAMT shard's entries are gathered from its sub-shards)."""
     try:
-        return dict(directory_links(read_node(cid, get)))
+        return dict(directory_links(read_node(cid, get), get))
     except (BlockMissing, UnixFSError):
         return None
 

@@ -562,3 +562,16 @@ def test_runs_receipts_and_memo_hits_on_both_backends(
     assert code == 0
     (shown,) = json.loads(out)
     assert cli("receipt", "verify", "--store", store_location, shown["cid"]["/"])[0] == 0
+
+
+def test_a_hamt_sharded_output_is_written_out_again(tmp_path: Path, store: Store) -> None:
+    """What `-o` does on a memo hit, for a folder kubo would shard (forced small here)."""
+    from compiler import unixfs
+    from compiler.oracles.content import export, store_sink
+
+    sink = store_sink(store)
+    files = {f"n{i}": unixfs.file_entry(f"{i}\n".encode(), sink) for i in range(300)}
+    root = unixfs.hamt_directory_entry(((n.encode(), e) for n, e in files.items()), sink)
+    export(Link(root.cid), store, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(files)
+    assert (tmp_path / "out" / "n42").read_text() == "42\n"

@@ -168,11 +168,11 @@ def test_directories_and_symlinks_read_back() -> None:
     link = unixfs.symlink_entry(b"../elsewhere", blocks.setdefault)
     root = directory_entry([(b"sub", inner), (b"ln", link)], blocks.setdefault)
     node = unixfs_read.read_node(root.cid, blocks.get)
-    entries = dict(unixfs_read.directory_links(node))
+    entries = dict(unixfs_read.directory_links(node, blocks.get))
     assert sorted(entries) == ["ln", "sub"]
     assert unixfs_read.read_node(entries["ln"], blocks.get).data == b"../elsewhere"
     sub = unixfs_read.read_node(entries["sub"], blocks.get)
-    ((name, x),) = unixfs_read.directory_links(sub)
+    ((name, x),) = unixfs_read.directory_links(sub, blocks.get)
     assert name == "x.txt"
     assert b"".join(unixfs_read.file_chunks(x, blocks.get)) == b"x\n"
 
@@ -197,3 +197,23 @@ def test_malformed_nodes_are_errors_not_crashes() -> None:
         block = rng.randbytes(rng.randrange(0, 40))
         with contextlib.suppress(unixfs_read.UnixFSError):
             unixfs_read.decode_node(block)
+
+
+def test_a_hamt_sharded_directory_reads_back_whole() -> None:
+    """Entries spread over shards and sub-shards (forced here, as kubo does for large
+    folders): every name and CID comes back, sorted, whatever the buckets."""
+    blocks: dict[bytes, bytes] = {}
+    files = {
+        f"file-{i:04d}.txt": file_entry(f"{i}\n".encode(), blocks.setdefault) for i in range(600)
+    }
+    root = unixfs.hamt_directory_entry(
+        ((n.encode(), e) for n, e in files.items()), blocks.setdefault
+    )
+    node = unixfs_read.read_node(root.cid, blocks.get)
+    assert node.kind == unixfs_read.KIND_HAMT
+    assert node.fanout == 256
+    shards = [b for c, b in blocks.items() if unixfs_read.codec_of(c) == unixfs_read.DAG_PB]
+    assert len(shards) > 1  # 600 names in 256 buckets: some share one, a sub-shard
+    got = unixfs_read.directory_links(node, blocks.get)
+    assert got == sorted((n, e.cid) for n, e in files.items())
+    assert unixfs_read.resolve(root.cid, "file-0042.txt", blocks.get) == files["file-0042.txt"].cid

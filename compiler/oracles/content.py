@@ -224,9 +224,9 @@ def _export(cid: bytes, get: unixfs_read.GetBlock, dest: Path, read_only: bool) 
     node = unixfs_read.read_node(cid, get)
     if node.kind == unixfs_read.KIND_SYMLINK:
         os.symlink(node.data, dest)
-    elif node.kind == unixfs_read.KIND_DIRECTORY:
+    elif node.kind in (unixfs_read.KIND_DIRECTORY, unixfs_read.KIND_HAMT):
         dest.mkdir()
-        for name, child in unixfs_read.directory_links(node):
+        for name, child in unixfs_read.directory_links(node, get):
             _export(child, get, dest / name, read_only)
         if read_only:
             dest.chmod(0o555)

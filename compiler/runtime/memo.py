@@ -94,9 +94,9 @@ def _unordered_difference(store: Store, a: Link, b: Link) -> str | None:
 def _walk(cid: bytes, get: unixfs_read.GetBlock, prefix: str) -> Iterator[tuple[str, object]]:
     """(path, sorted lines, or the symlink's target) of every file under `cid`."""
     node = unixfs_read.read_node(cid, get)
-    if node.kind == unixfs_read.KIND_DIRECTORY:
+    if node.kind in (unixfs_read.KIND_DIRECTORY, unixfs_read.KIND_HAMT):
         yield prefix + "/", None
-        for name, child in unixfs_read.directory_links(node):
+        for name, child in unixfs_read.directory_links(node, get):
             yield from _walk(child, get, f"{prefix}/{name}")
     elif node.kind == unixfs_read.KIND_SYMLINK:
         yield prefix, ("symlink", node.data)
