@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Severity, SpecError
 from compiler.driver import Compiled, CompileOptions, compile_bytes, compile_file
+from compiler.emitters.compiled import to_document
 from tests.golden import golden  # noqa: F401
 from tests.test_golden import ROOT, no_internet, relative, rendered, spec_files, summary
 
@@ -162,6 +163,17 @@ def test_job_wrapper() -> None:
     bare = compile_bytes(json.dumps(inner).encode(), "job.json", OFFLINE)
     assert wrapped.cid == bare.cid
     assert wrapped.meta["bacalhau"] == {"request": {"Force": False}}
+
+
+def test_the_credential_a_go_client_sends_is_dropped() -> None:
+    """Bacalhau's Go client encodes its `Credential` into every request body: it is read
+    without a warning and kept nowhere, so no compiled document holds a token."""
+    inner = json.loads((CASES / "job" / "docker-job-wrapper.json").read_text())["Job"]
+    for credential in (None, {"Scheme": "Bearer", "Value": "s3cret-token", "Params": None}):
+        body = {"Namespace": "", "Credential": credential, "IdempotencyToken": "", "Job": inner}
+        c = compile_bytes(json.dumps(body).encode(), "job.json", OFFLINE)
+        assert not [d for d in c.diagnostics if d.code == "unknown-field"]
+        assert "s3cret-token" not in json.dumps(to_document(c))
 
 
 # --- keys in any case --------------------------------------------------------------------

@@ -21,6 +21,7 @@ from compiler.diagnostics import SpecError, error
 from compiler.ir import Job
 from compiler.oracles import Fact, Oracle
 from compiler.passes.link_workflow import LinkWorkflow
+from compiler.passes.lower import Lower
 from compiler.passes.normalize import Normalize
 from compiler.passes.resolve_awaits import ResolveAwaits
 from compiler.passes.resolve_content import ResolveContent
@@ -46,6 +47,7 @@ PIPELINE: tuple[type[Pass], ...] = (
     ResolveAwaits,
     ResolveImages,
     ResolveContent,
+    Lower,
 )
 """Every pass after parse, in order (DESIGN §5); later issues add theirs here."""
 

@@ -64,6 +64,10 @@ TASK_FIELDS = (
     "Resources", "Network", "Timeouts",
 )  # fmt: skip
 WRAPPER_FIELDS = ("Job", "Force", "IdempotencyToken", "Namespace", "History", "Executions")
+SECRET_WRAPPER_FIELDS = ("Credential",)
+"""Request fields that carry the caller's credentials: Bacalhau's Go client encodes its
+`BaseRequest.Credential` (no json tag) into every body, `null` or `{Scheme, Value}`.
+Read and dropped, never kept in meta (a compiled document must not hold a token)."""
 DOCKER_PARAMS = ("Image", "Entrypoint", "Parameters", "EnvironmentVariables", "WorkingDirectory")
 WASM_PARAMS = ("EntryModule", "Entrypoint", "Parameters", "ImportModules")
 WASM_2023_PARAMS = (
@@ -128,6 +132,8 @@ class _JobReader(BacalhauReader):
             request: dict[str, Any] = {}
             for name in WRAPPER_FIELDS[1:]:
                 self.keep_as_is(top, name, request)
+            for name in SECRET_WRAPPER_FIELDS:
+                top.get(name)  # read, so not reported, and not kept
             for key, value in top.unread().items():
                 self.warn(
                     child("", key),
