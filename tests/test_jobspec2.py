@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -30,11 +31,13 @@ from compiler.driver import (
     compile_document,
 )
 from compiler.emitters.compiled import load_any_document, to_workflow_document
+from compiler.frontends import Options
 from compiler.ir import Await, Link
 from compiler.passes.link_workflow import Cycle, order_jobs
 from compiler.records import replay
 from compiler.verify import verify_workflow_document
 from tests.golden import golden  # noqa: F401
+from tests.roundtrip import job_docs
 from tests.test_golden import ROOT, no_internet, relative, rendered, spec_files, summary
 
 __all__ = ["no_internet"]
@@ -250,3 +253,48 @@ def test_schema_accepts_samples_and_refuses_deterministic() -> None:
     bad = yaml.safe_load((CASES / "invalid" / "determinism.yaml").read_text())
     assert list(validator.iter_errors(bad))
     assert isinstance(Link.parse(str(workflow(CASES / "single-job.yaml", OFFLINE).cid)), Link)
+
+
+def _parse_both(raw: bytes, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """repr of the workflow read with jobspec/1's fast path for clean jobs, and without."""
+    from compiler.frontends import jobspec2
+    from compiler.frontends.loader import load
+
+    fast = jobspec2.parse(load(name, raw), Options())
+    with monkeypatch.context() as m:
+        m.setattr(jobspec2, "_read_clean", lambda body, plain: None)
+        slow = jobspec2.parse(load(name, raw), Options())
+    return repr(fast), repr(slow)
+
+
+def test_clean_jobs_read_fast_as_the_full_reader_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A clean job is read by jobspec/1's fast path; the result is the full reader's."""
+    from compiler.frontends.jobspec2 import _read_clean
+
+    files = [
+        *spec_files(CASES),
+        *sorted((ROOT / "tests" / "cases" / "formats").glob("*/jobspec2.yaml")),
+    ]
+    taken = 0
+    for path in files:
+        tree = yaml.safe_load(path.read_text())
+        taken += sum(_read_clean(body, False) is not None for body in tree["jobs"].values())
+        fast, slow = _parse_both(path.read_bytes(), str(path), monkeypatch)
+        assert fast == slow, path
+    assert taken >= 20
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(job_docs("jobspec/2"))
+def test_generated_jobs_read_fast_as_the_full_reader(doc: Any) -> None:
+    from compiler.emitters import emitter
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        try:
+            text = emitter("jobspec/2")([doc], {}).text
+        except SpecError:
+            return
+        fast, slow = _parse_both(text.encode(), "wf.yaml", monkeypatch)
+        assert fast == slow

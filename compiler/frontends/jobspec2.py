@@ -32,7 +32,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic, SpecError
 from compiler.frontends import Options, Parsed, ParsedWorkflow
-from compiler.frontends.jobspec1 import _JobspecReader
+from compiler.frontends.jobspec1 import _JobspecReader, read_clean
 from compiler.frontends.loader import SourceDocument
 from compiler.frontends.reader import Reader, child
 from compiler.ir import (
@@ -43,6 +43,7 @@ from compiler.ir import (
     Link,
     Task,
     default_determinism,
+    replace,
 )
 from compiler.passes.link_workflow import Cycle, WorkflowRef, order_jobs, parse_ref
 from compiler.passes.normalize import clean_path
@@ -230,6 +231,9 @@ class _WorkflowReader(Reader):
         shared: dict[str, Any],
         x: dict[str, Any],
     ) -> _Job | None:
+        clean = None if x else _read_clean(body, self.doc.plain)
+        if clean is not None:  # the common case: nothing to report, no reference
+            return _Job(name, pointer, self.finish_job(clean, name, pointer, shared))
         view = _JobView(
             name=self.doc.name,
             raw=self.doc.raw,
@@ -252,19 +256,24 @@ class _WorkflowReader(Reader):
             return None
         for d in parsed.diagnostics:
             self.sink.add(_rebase(d, pointer))
-        execution = {**shared, **parsed.execution}
-        meta = {"name": name, **{k: v for k, v in parsed.meta.items() if k != "name"}}
-        parsed = dataclasses.replace(
+        parsed = self.finish_job(parsed, name, pointer, shared)
+        return _Job(name, pointer, parsed, [(ref, pointer + p) for ref, p in reader.refs])
+
+    def finish_job(
+        self, parsed: Parsed, name: str, pointer: str, shared: dict[str, Any]
+    ) -> Parsed:
+        """A job as read from its map, placed in the workflow: its name, the shared
+        execution options under its own, its locations in the whole document."""
+        return dataclasses.replace(
             parsed,
             format=FORMAT,
-            meta=meta,
-            execution=execution,
+            meta={"name": name, **{k: v for k, v in parsed.meta.items() if k != "name"}},
+            execution={**shared, **parsed.execution},
             locations={k: pointer + v for k, v in parsed.locations.items()},
             diagnostics=(),
             job_name=name,
             base=pointer,
         )
-        return _Job(name, pointer, parsed, [(ref, pointer + p) for ref, p in reader.refs])
 
     def check_refs(self, jobs: dict[str, _Job]) -> None:
         """Every `job:NAME#OUTPUT` names a job of the workflow and one of its outputs."""
@@ -294,6 +303,27 @@ class _WorkflowReader(Reader):
                         f"its outputs: {known}",
                         code="bad-await",
                     )
+
+
+def _read_clean(body: dict[str, Any], plain: bool) -> Parsed | None:
+    """A clean job map read by jobspec/1's fast path (which accepts a narrow, clean
+    subset and reports nothing: `jobspec1.read_clean`), with jobspec/2's determinism;
+    None when the job needs the full reader."""
+    if "deterministic" in body or "name" in body:
+        return None  # jobspec/1's fields, which a jobspec/2 job reports
+    given = body.get("determinism")
+    if given is not None and given not in DETERMINISM_VALUES:
+        return None
+    one = {k: v for k, v in body.items() if k != "determinism"}
+    one["jobspec"] = 1
+    parsed = read_clean(one, plain=plain)
+    if parsed is None:
+        return None
+    job = parsed.job
+    if given is not None:
+        job = replace(job, determinism=given)
+        parsed.locations["/determinism"] = "/determinism"
+    return dataclasses.replace(parsed, job=job)
 
 
 def output_path(parsed: Parsed, output: str) -> str | None:
