@@ -18,6 +18,8 @@ the same documents, interleaved, best of `--runs` after a warm-up:
 The target (issue 7): the compile overhead — what compiling adds to reading the YAML,
 `(compile - load) / load` — at most 1.5 times the parse alone, for the YAML formats. The
 ratios of the whole compile to jobc's loader and to the library parse are printed too.
+The last column is the overhead without the `lower` pass, whose toolchain oracle opens
+the store for every WASM job: it shows what the front-ends and the other passes cost.
 Times are CPU times of this process (`time.process_time`): the machine may be shared,
 and CPU time counts only this process's work; ratios of times measured side by side,
 interleaved, hold better still.
@@ -220,10 +222,13 @@ def loader(fmt: str, name: str) -> Callable[[bytes], object]:
     return lambda raw: load(name, raw)
 
 
-def compiler_run(name: str) -> Callable[[bytes], object]:
-    from compiler.driver import compile_document
+def compiler_run(name: str, *, without: str = "") -> Callable[[bytes], object]:
+    """The whole compile (or the pipeline without the pass named `without`)."""
+    from compiler.driver import CompileOptions, compile_document
+    from compiler.passes import default_pipeline
 
-    return lambda raw: compile_document(raw, name)
+    options = CompileOptions(passes=tuple(p for p in default_pipeline() if p.name != without))
+    return lambda raw: compile_document(raw, name, options)
 
 
 def best_times(
@@ -254,15 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     made = documents(opts.n)
     header = (
         f"{'format':<26}{'parse/s':>11}{'load/s':>11}{'compile/s':>12}"
-        f"{'÷ parse':>9}{'÷ load':>8}{'overhead':>10}"
+        f"{'÷ parse':>9}{'÷ load':>8}{'overhead':>10}{'w/o lower':>11}"
     )
     print(header)
     print("-" * len(header))
     ok = True
     for fmt, (name, docs) in made.items():
         base = fmt.split(" ")[0]
-        parse_t, load_t, compile_t = best_times(
-            [parser(base, name), loader(base, name), compiler_run(name)], docs, opts.runs
+        parse_t, load_t, compile_t, unlowered_t = best_times(
+            [
+                parser(base, name),
+                loader(base, name),
+                compiler_run(name),
+                compiler_run(name, without="lower"),
+            ],
+            docs,
+            opts.runs,
         )
         n = len(docs)
         overhead = (compile_t - load_t) / load_t
@@ -273,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "  ok" if passed else f"  over {TARGET}×"
         print(
             f"{fmt:<26}{n / parse_t:>11,.0f}{n / load_t:>11,.0f}{n / compile_t:>12,.0f}"
-            f"{compile_t / parse_t:>8.2f}×{compile_t / load_t:>7.2f}×{overhead:>9.2f}×{verdict}",
+            f"{compile_t / parse_t:>8.2f}×{compile_t / load_t:>7.2f}×{overhead:>9.2f}×"
+            f"{(unlowered_t - load_t) / load_t:>10.2f}×{verdict}",
             flush=True,
         )
     print(
