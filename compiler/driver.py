@@ -16,6 +16,7 @@ from compiler.frontends import Parsed, parse_document
 from compiler.frontends.loader import DEFAULT_LIMITS, Limits, SourceDocument, Syntax, load
 from compiler.ir import Job, Link, unpinned
 from compiler.oracles import Fact, Oracle, fact
+from compiler.oracles.live import LiveContext, LiveOracle
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.records import Record
 
@@ -124,7 +125,6 @@ def compile_bytes(
     parsed = parse_document(doc, _frontend_options(options.strict))
     if oracle is not None:
         return run_passes(doc, parsed, options, oracle)
-    from compiler.oracles.live import LiveContext, LiveOracle
 
     def context() -> LiveContext:
         from pathlib import Path

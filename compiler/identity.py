@@ -131,17 +131,19 @@ _NEUTRAL = _NeutralRender()
 def _value(v: Value, r: _Render) -> Any:
     # Exact types first, in order of frequency: this runs for every value of every record,
     # fact and `x` field, and `isinstance(v, FrozenMap)` is an ABC check (slow when false).
+    # Strings, the commonest values inside maps and lists, are taken as they are without
+    # a call per value.
     t = type(v)
     if t is str or t is bool or v is None:
         return v
     if type(v) is FrozenMap:
-        return {k: _value(x, r) for k, x in v.items()}
+        return {k: x if type(x) is str else _value(x, r) for k, x in v.items()}
     if type(v) is Link:
         return r.link(v)
     if type(v) is int and -(2**64) <= v < 2**64:
         return v
     if type(v) is tuple:
-        return [_value(x, r) for x in v]
+        return [x if type(x) is str else _value(x, r) for x in v]
     return _other_value(v, r)
 
 
@@ -186,8 +188,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["entrypoint"] = list(task.entrypoint)
         if task.args:
             out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         if task.workdir:
             out["workdir"] = task.workdir
         return out
@@ -197,8 +200,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["entrypoint"] = task.entrypoint
         if task.args:
             out["args"] = [_value(a, r) for a in task.args]
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         if task.imports:
             out["imports"] = {k: _content(c, r) for k, c in task.imports.items()}
         if task.stdin is not None:
@@ -210,8 +214,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["edition"] = task.edition
         if task.args:
             out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         return out
     out = {k: _value(v, r) for k, v in task.params.items()}
     out["engine"] = task.engine
@@ -237,7 +242,10 @@ def _network(net: Network) -> dict[str, Any]:
 def _job(job: Job, r: _Render) -> dict[str, Any]:
     out: dict[str, Any] = {"ir": IR_VERSION, "task": _task(job.task, r)}
     if job.inputs:
-        out["inputs"] = [_input(i, r) for i in sorted(job.inputs, key=_BY_TARGET)]
+        inputs = []  # a loop, not a comprehension: no frame of its own per render
+        for inp in sorted(job.inputs, key=_BY_TARGET):
+            inputs.append(_input(inp, r))
+        out["inputs"] = inputs
     if job.outputs:
         out["outputs"] = sorted(job.outputs)
     out["determinism"] = job.determinism

@@ -28,7 +28,8 @@ class Record:
     source: Link
     target: Link
     facts: tuple[Fact, ...] = ()
-    _cid: list[Link] = field(default_factory=list, compare=False, repr=False)
+    _cid: Link | None = field(default=None, compare=False, repr=False)
+    """The CID once computed (a cache: set once, never part of the record's value)."""
 
     @classmethod
     def make(
@@ -40,6 +41,8 @@ class Record:
         facts: list[Fact] | tuple[Fact, ...] = (),
     ) -> Record:
         """A record with its facts in canonical order (by their DAG-CBOR bytes), deduplicated."""
+        if len(facts) < 2:  # most passes learn one fact or none: already in order
+            return cls(pass_name, version, source, target, tuple(facts))
         ordered = tuple(sorted({identity.encode_value(f): f for f in facts}.items()))
         return cls(pass_name, version, source, target, tuple(f for _, f in ordered))
 
@@ -61,9 +64,11 @@ class Record:
     @property
     def cid(self) -> Link:
         """The record's CID (computed once)."""
-        if not self._cid:
-            self._cid.append(identity.map_cid(self._fields()))
-        return self._cid[0]
+        cid = self._cid
+        if cid is None:
+            cid = identity.map_cid(self._fields())
+            object.__setattr__(self, "_cid", cid)
+        return cid
 
     def to_dag_json(self, *, with_cid: bool = True) -> dict[str, Any]:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
