@@ -171,11 +171,13 @@ def run_passes(
         if new is job:
             continue
         new_cid, job_map = identity.job_cid_and_dag_json(new)
-        if new_cid != current:
+        if new_cid.raw != current.raw:  # the CIDs compared by their bytes (no __eq__ call)
             chain.append(Record.make(pass_.name, pass_.version, current, new_cid, facts))
             current = new_cid
         job = new
-    diagnostics = (*parsed.diagnostics, *(locate(d, doc, parsed) for d in oracle.diagnostics))
+    diagnostics = parsed.diagnostics
+    if oracle.diagnostics:
+        diagnostics += tuple(locate(d, doc, parsed) for d in oracle.diagnostics)
     # Only the maps of the two jobs `Compiled` keeps: their ids stay theirs.
     identity_maps = {}
     if original_map is not None:

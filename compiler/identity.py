@@ -353,22 +353,27 @@ def value_cid(value: Value) -> Link:
 
 def map_cid(fields: Mapping[str, Value]) -> Link:
     """`value_cid(FrozenMap(fields))`, without building the FrozenMap (DAG-CBOR sorts keys)."""
+    try:
+        tree = _map_tree(fields, _LIBIPLD)
+    except _NeedsReferenceEncoder:
+        return cid_of_block(_reference_encode(_map_tree(fields, _NEUTRAL)))
+    return cid_of_block(libipld.encode_dag_cbor(tree))
 
-    def build(r: _Render) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in fields.items():
-            t = type(v)
-            if t is str or (t is int and -(2**64) <= v < 2**64):  # type: ignore[operator]
-                out[k] = v
-            elif t is Link:
-                out[k] = r.link(v)  # type: ignore[arg-type]
-            elif t is tuple and not v:
-                out[k] = []
-            else:
-                out[k] = _value(v, r)
-        return out
 
-    return cid_of_block(_encode_tree(build))
+def _map_tree(fields: Mapping[str, Value], r: _Render) -> dict[str, Any]:
+    """`_value(FrozenMap(fields), r)`, with the value types of records taken first."""
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        t = type(v)
+        if t is str or (t is int and -(2**64) <= v < 2**64):  # type: ignore[operator]
+            out[k] = v
+        elif t is Link:
+            out[k] = r.link(v)  # type: ignore[arg-type]
+        elif t is tuple and not v:
+            out[k] = []
+        else:
+            out[k] = _value(v, r)
+    return out
 
 
 def verify_block(link: Link, block: bytes) -> bool:

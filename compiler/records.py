@@ -74,12 +74,12 @@ class Record:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
         # `value_dag_json(self.to_value())`, written out: links as {"/": cid}, keys sorted.
         out: dict[str, Any] = {
-            "facts": _facts_dag_json(self.facts),
+            "facts": _facts_dag_json(self.facts) if self.facts else [],
             "from": {"/": str(self.source)},
             "pass": self.pass_name,
             "record": RECORD_VERSION,
             "to": {"/": str(self.target)},
-            "version": value_dag_json(self.version),
+            "version": _version_dag_json(self.version),
         }
         if with_cid:
             out["cid"] = {"/": str(self.cid)}
@@ -121,6 +121,11 @@ def _facts_dag_json(facts: tuple[Fact, ...]) -> list[Any]:
 
 
 _STR_ONLY = {str}
+
+
+def _version_dag_json(version: int) -> Any:
+    """`value_dag_json(version)`; a pass's version is a small int, taken as it is."""
+    return version if type(version) is int and 0 <= version < 2**63 else value_dag_json(version)
 
 
 # --- replay -------------------------------------------------------------------------------
