@@ -8,7 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages jobc needs: skopeo resolves image tags (resolve-images); tests and the
 # demo run docker-registry on 127.0.0.1 with images built offline (tests/localregistry.py).
-APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry
+# postgresql: the store's second backend; tests run their own cluster (tests/localpostgres.py).
+APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv js demo test lint typecheck pytest fast bench clean
@@ -25,6 +26,12 @@ apt:
 	    if [ -d /run/systemd/system ]; then \
 	      echo "stopping the docker-registry service Debian starts (it listens on every interface; jobc runs its own)"; \
 	      $(SUDO) systemctl disable --now docker-registry || true; \
+	    fi;; \
+	  esac; \
+	  case " $$missing " in *" postgresql "*) \
+	    if [ -d /run/systemd/system ]; then \
+	      echo "stopping the PostgreSQL cluster Debian starts (tests and benchmarks run their own)"; \
+	      $(SUDO) systemctl disable --now postgresql || true; \
 	    fi;; \
 	  esac; \
 	fi
@@ -81,6 +88,8 @@ fast: venv
 bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/store.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from compiler import identity
 from compiler.diagnostics import Diagnostic, Severity, Span, SpecError
@@ -60,7 +60,14 @@ class Compiled:
     meta: dict[str, Any]
     execution: dict[str, Any]
     sources: dict[str, list[str]] = field(default_factory=dict)
-    diagnostics: tuple[Diagnostic, ...] = ()
+    diagnostics: Sequence[Diagnostic] = ()
+    """Every warning and note, placed in the document (`PlacedLater`: when first read)."""
+    locations: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """IR path → JSON pointer in the document, as the front-end recorded it (see
+    `document_pointer`): where a value of the job was written, e.g. for the gateway to
+    rewrite the image it pinned in place."""
+    document_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """The document as written (its CID is `document`): the store keeps it."""
     _identity_maps: dict[int, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -88,6 +95,18 @@ class Compiled:
         if it is still there (handed over: the caller owns it), else a new rendering."""
         made = self._identity_maps.pop(id(job), None)
         return made if made is not None else identity.identity_dag_json(job)
+
+    def document_pointer(self, ir_path: str) -> str:
+        """The JSON pointer in the document where the IR value at `ir_path` was written
+        (the IR path itself where the front-end wrote nothing else down)."""
+        return self.locations.get(ir_path) or _located_within(ir_path, self.locations)
+
+    @property
+    def unplaced_diagnostics(self) -> Sequence[Diagnostic]:
+        """The diagnostics without placing them: severity, code, message and pointer are
+        final, a pass's diagnostic has no span yet. For callers that only sort them."""
+        d = self.diagnostics
+        return d.unplaced if isinstance(d, PlacedLater) else d
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -175,9 +194,11 @@ def run_passes(
             chain.append(Record.make(pass_.name, pass_.version, current, new_cid, facts))
             current = new_cid
         job = new
-    diagnostics = parsed.diagnostics
-    if oracle.diagnostics:
-        diagnostics += tuple(locate(d, doc, parsed) for d in oracle.diagnostics)
+    diagnostics: Sequence[Diagnostic] = (
+        PlacedLater(parsed.diagnostics, oracle.diagnostics, doc, parsed)
+        if oracle.diagnostics
+        else parsed.diagnostics
+    )
     # Only the maps of the two jobs `Compiled` keeps: their ids stay theirs.
     identity_maps = {}
     if original_map is not None:
@@ -195,8 +216,68 @@ def run_passes(
         execution=parsed.execution,
         sources=oracle.sources,
         diagnostics=diagnostics,
+        locations=parsed.locations,
+        document_bytes=doc.raw,
         _identity_maps=identity_maps,
     )
+
+
+class PlacedLater(Sequence[Diagnostic]):
+    """The diagnostics of a compile, the passes' ones placed in the document (line and
+    column, from the pointer they name) when first read. Placing a diagnostic in a JSON
+    document scans the whole text; a compile whose diagnostics nobody reads (a gateway
+    forwarding a job) never pays for it."""
+
+    __slots__ = ("_doc", "_parsed", "_pending", "_placed", "_ready")
+
+    def __init__(
+        self,
+        ready: Sequence[Diagnostic],
+        pending: Sequence[Diagnostic],
+        doc: SourceDocument,
+        parsed: Parsed,
+    ) -> None:
+        self._ready = tuple(ready)
+        self._pending = tuple(pending)
+        self._doc = doc
+        self._parsed = parsed
+        self._placed: tuple[Diagnostic, ...] | None = None
+
+    @property
+    def unplaced(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics as the front-end and the passes made them."""
+        return (*self._ready, *self._pending)
+
+    def _all(self) -> tuple[Diagnostic, ...]:
+        placed = self._placed
+        if placed is None:  # two threads may both place them: the same result
+            placed = (*self._ready, *(locate(d, self._doc, self._parsed) for d in self._pending))
+            self._placed = placed
+        return placed
+
+    @overload
+    def __getitem__(self, index: int) -> Diagnostic: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Diagnostic, ...]: ...
+    def __getitem__(self, index: int | slice) -> Diagnostic | tuple[Diagnostic, ...]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._pending)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 _YAML_PROPERTIES = re.compile(r"(?:[&!][^\s]*[ \t]+)*")
@@ -217,7 +298,7 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     """Give a pass's diagnostic (which names an IR path) its place in the document."""
     if diag.span is not None or not diag.pointer:
         return diag
-    pointer = parsed.locations.get(diag.pointer) or _located_within(diag.pointer, parsed)
+    pointer = parsed.locations.get(diag.pointer) or _located_within(diag.pointer, parsed.locations)
     span = doc.span(pointer)
     if diag.value_offset >= 0 and span.offset >= 0:
         # A YAML scalar's span starts at its properties (`&anchor !!str "value"`).
@@ -228,7 +309,7 @@ def locate(diag: Diagnostic, doc: SourceDocument, parsed: Parsed) -> Diagnostic:
     return dataclasses.replace(diag, span=span, pointer=pointer)
 
 
-def _located_within(pointer: str, parsed: Parsed) -> str:
+def _located_within(pointer: str, locations: Mapping[str, str]) -> str:
     """The document pointer of a field inside a located IR node (`/inputs/<target>/source`).
 
     Inputs are located by the target as written; passes after normalize name the cleaned
@@ -237,12 +318,12 @@ def _located_within(pointer: str, parsed: Parsed) -> str:
     head, _, tail = pointer.rpartition("/")
     if not head:
         return pointer
-    found = parsed.locations.get(head)
+    found = locations.get(head)
     if found is None and head.startswith("/inputs/"):
         from compiler.passes.normalize import clean_path
 
         target = head[len("/inputs/") :]
-        for key, place in parsed.locations.items():
+        for key, place in locations.items():
             if key.startswith("/inputs/") and clean_path(key[len("/inputs/") :]) == target:
                 found = place
                 break

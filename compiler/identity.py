@@ -387,10 +387,17 @@ def verify_block(link: Link, block: bytes) -> bool:
 def decode_value(block: bytes) -> Value:
     """Read a strict DAG-CBOR block back into an IR value (links as `Link`, bytes as bytes).
 
-    Decoded with the `dag-cbor` package, which keeps links and byte strings apart (libipld
-    does not: DESIGN §3). Raises IdentityError when the block is not strict DAG-CBOR or
-    holds a float (identity has none).
+    libipld decodes links and byte strings alike (DESIGN §3), so its tree is taken only
+    when encoding it again gives the block back: then every byte string that parses as a
+    CID was a link and every other was bytes. Otherwise (a byte string that looks like a
+    CID, a block that is not strict) the block is decoded by the `dag-cbor` package, which
+    keeps links and byte strings apart, and is some 500 times slower. Raises
+    IdentityError when the block is not strict DAG-CBOR or holds a float (identity has
+    none).
     """
+    fast = _decode_libipld(block)
+    if fast is not None:
+        return fast
     import dag_cbor
     from multiformats import CID
 
@@ -413,6 +420,72 @@ def decode_value(block: bytes) -> Value:
         raise IdentityError(f"not an IR value: {type(v).__name__}")
 
     return convert(tree)
+
+
+def decode_plain(block: bytes) -> Any | None:
+    """libipld's tree of a block when it is exact (encoding it again gives the block
+    back, so a byte string is a link iff `is_link_bytes`), else None."""
+    try:
+        tree = libipld.decode_dag_cbor(block)
+        if libipld.encode_dag_cbor(tree) != block:
+            return None
+    except Exception:  # libipld raises ValueError subclasses of its own
+        return None
+    return tree
+
+
+def is_link_bytes(data: bytes) -> bool:
+    """Whether libipld writes these bytes as a link (so, in an exact tree, they were one)."""
+    return data[:1] in (b"\x01", b"\x12") and libipld.encode_dag_cbor(data)[:2] == b"\xd8\x2a"
+
+
+def _decode_libipld(block: bytes) -> Value | None:
+    """`decode_value` through libipld when that is exact (see there), else None."""
+    tree = decode_plain(block)
+    if tree is None:
+        return None
+    try:
+        return _from_libipld(tree)
+    except IdentityError:
+        return None
+
+
+def _from_libipld(v: Any) -> Value:
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:
+        return v  # type: ignore[no-any-return]
+    if t is dict:
+        return FrozenMap({k: _from_libipld(x) for k, x in v.items()})
+    if t is list:
+        return tuple(_from_libipld(x) for x in v)
+    if t is bytes:
+        return Link(v) if is_link_bytes(v) else v
+    raise IdentityError(f"not an IR value: {t.__name__}")
+
+
+def block_links(block: bytes) -> list[Link]:
+    """Every link in a DAG-CBOR block (an empty list if it is not one)."""
+    tree: Any = decode_plain(block)
+    plain = tree is not None  # libipld's tree: links are the bytes it writes as links
+    if not plain:
+        try:
+            tree = decode_value(block)
+        except IdentityError:
+            return []
+    out: list[Link] = []
+    stack = [tree]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict or t is FrozenMap:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is Link:
+            out.append(v)
+        elif t is bytes and plain and is_link_bytes(v):
+            out.append(Link(v))
+    return out
 
 
 # --- DAG-JSON -----------------------------------------------------------------------------

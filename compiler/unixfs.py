@@ -13,9 +13,18 @@ kubo's defaults for CIDv1, which this follows:
   holding its target; no modes and no mtimes anywhere;
 - a link's `Tsize` is the child's block size plus the Tsizes of everything below it.
 
-kubo turns a directory into a HAMT shard once the sum of its entries' name and CID
-lengths passes 256 KiB (about 5,000 entries with short names). jobc does not build
-HAMT shards: such a directory is an error (`DirectoryTooLarge`), never a wrong CID.
+A directory whose entries' names and CIDs add up to more than 256 KiB (about 5,000
+entries with short names) is a HAMT shard instead, as kubo builds it (boxo's
+`ipld/unixfs/hamt`, the UnixFS spec's `HAMTDirectory`):
+- each name is hashed with murmur3 (the x64 128-bit variant, seed 0, its first 64 bits
+  `h1`: multihash `murmur3-x64-64`, 0x22); each level of the trie takes the next 8 bits
+  of that hash, most significant first, as a bucket index 0-255 (fanout 256);
+- a bucket holding one entry links it as `<two uppercase hex digits><name>`; a bucket
+  holding several links a sub-shard, named by the two digits alone, which sorts them by
+  the next 8 bits (so the trie is the same whatever order the entries came in);
+- every shard is a dag-pb node of type `HAMTShard` with the occupied buckets as a
+  bitfield (bit i for bucket i, as a big-endian integer without leading zero bytes), the
+  hash type 0x22 and the fanout 256.
 
 The two protobuf messages (dag-pb's PBNode/PBLink and UnixFS's Data) are written here
 by hand: a few tags and varints, in the canonical order the dag-pb spec requires
@@ -34,7 +43,11 @@ CHUNK_SIZE = 262_144
 MAX_LINKS = 174
 """Children per file node (kubo's balanced layout)."""
 HAMT_THRESHOLD = 262_144
-"""kubo shards a directory whose estimated size (names + CIDs) is above this."""
+"""kubo shards a directory whose estimated size (names + CIDs, in bytes) is above this."""
+HAMT_FANOUT = 256
+"""Buckets per HAMT shard (boxo's `DefaultShardWidth`): 8 bits of the name's hash a level."""
+MURMUR3_X64_64 = 0x22
+"""The multihash code of the HAMT's name hash, written in every shard."""
 PROFILE = "unixfs/cidv1-raw-256k-174"
 """Names the parameters above; part of every cache key, so a change never reuses a CID."""
 
@@ -47,6 +60,15 @@ _DAG_PB_PREFIX = b"\x01\x70\x12\x20"
 _DIRECTORY = 1
 _FILE = 2
 _SYMLINK = 4
+_HAMT_SHARD = 5
+
+_HAMT_BITS = HAMT_FANOUT.bit_length() - 1
+_HAMT_MASK = HAMT_FANOUT - 1
+_HAMT_LEVELS = 64 // _HAMT_BITS
+"""How deep a trie can go before the 64-bit hash runs out (kubo stops there too)."""
+_HAMT_DIGITS = len(f"{_HAMT_MASK:X}")
+_HAMT_PREFIX = [f"{i:0{_HAMT_DIGITS}X}".encode() for i in range(HAMT_FANOUT)]
+"""Link names start with the bucket index in fixed-width uppercase hex (`00`…`FF`)."""
 
 BlockSink = Callable[[bytes, bytes], None]
 """Takes (binary CID, block bytes) of every block made, leaves first."""
@@ -58,8 +80,8 @@ class Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
-class DirectoryTooLarge(ValueError):
-    """A directory kubo would shard as a HAMT: jobc cannot give its CID."""
+class HashCollision(ValueError):
+    """Two names of one directory share all 64 bits of their HAMT hash: kubo cannot add both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +116,16 @@ def _field_bytes(tag: int, data: bytes) -> bytes:
 
 
 def unixfs_data(
-    kind: int, *, data: bytes = b"", filesize: int | None = None, blocksizes: Iterable[int] = ()
+    kind: int,
+    *,
+    data: bytes = b"",
+    filesize: int | None = None,
+    blocksizes: Iterable[int] = (),
+    hash_type: int | None = None,
+    fanout: int | None = None,
 ) -> bytes:
-    """A UnixFS `Data` message: Type (1), Data (2), filesize (3), blocksizes (4, unpacked)."""
+    """A UnixFS `Data` message: Type (1), Data (2), filesize (3), blocksizes (4, unpacked),
+    hashType (5), fanout (6), in field order as kubo writes them."""
     out = bytearray(b"\x08" + varint(kind))
     if data:
         out += _field_bytes(0x12, data)
@@ -104,6 +133,10 @@ def unixfs_data(
         out += b"\x18" + varint(filesize)
     for size in blocksizes:
         out += b"\x20" + varint(size)
+    if hash_type is not None:
+        out += b"\x28" + varint(hash_type)
+    if fanout is not None:
+        out += b"\x30" + varint(fanout)
     return bytes(out)
 
 
@@ -245,40 +278,100 @@ def file_entry(data: bytes | bytearray | memoryview, sink: BlockSink | None = No
 
 
 def directory_entry(entries: Iterable[tuple[bytes, Entry]], sink: BlockSink | None = None) -> Entry:
-    """A directory of (UTF-8 name, entry) pairs, in any order (they are sorted by name bytes).
+    """A directory of (UTF-8 name, entry) pairs, in any order, as kubo stores it.
 
-    Raises DirectoryTooLarge where kubo would make a HAMT shard, ValueError on a
-    repeated or empty name, or one holding `/`.
+    One `Directory` node with the entries sorted by name bytes, or a HAMT shard when the
+    names and CIDs add up to more than `HAMT_THRESHOLD` bytes: boxo's estimate
+    (`SizeEstimationLinks`, kubo's default), compared with `>`, so a directory exactly at
+    the threshold stays one node. Raises ValueError on a repeated or empty name, or one
+    holding `/`; HashCollision where kubo fails too.
     """
+    ordered = _checked(entries)
+    if sum(len(name) + len(entry.cid) for name, entry in ordered) > HAMT_THRESHOLD:
+        return _hamt_shard(_hashed(ordered), 0, sink)
+    block = pb_node([(e.cid, name, e.tsize) for name, e in ordered], unixfs_data(_DIRECTORY))
+    return _node_entry(block, sum(e.tsize for _, e in ordered), sink)
+
+
+def hamt_directory_entry(
+    entries: Iterable[tuple[bytes, Entry]], sink: BlockSink | None = None
+) -> Entry:
+    """A directory as a HAMT shard whatever its size (what kubo makes with its sharding
+    threshold set low, as some fixtures are); `directory_entry` decides as kubo does."""
+    return _hamt_shard(_hashed(_checked(entries)), 0, sink)
+
+
+def hamt_hash(name: bytes) -> int:
+    """The 64-bit hash that places `name` in a HAMT: murmur3 x64 128-bit, seed 0, first half.
+
+    go-ipfs took `h1` of the 128-bit hash and read it big-endian, bits from the most
+    significant; the JS importer takes the same bits (reversing the digest's first 8 bytes).
+    """
+    import mmh3  # only large directories need it
+
+    h1: int = mmh3.mmh3_x64_128_utupledigest(name, 0)[0]
+    return h1
+
+
+def _checked(entries: Iterable[tuple[bytes, Entry]]) -> list[tuple[bytes, Entry]]:
     ordered = sorted(entries, key=_name)
-    estimate = 0
-    for i, (name, entry) in enumerate(ordered):
+    for i, (name, _) in enumerate(ordered):
         if not name or b"/" in name or name in (b".", b".."):
             raise ValueError(f"not a directory entry name: {name!r}")
         if i and ordered[i - 1][0] == name:
             raise ValueError(f"two entries named {name.decode(errors='replace')!r}")
-        estimate += len(name) + len(entry.cid)
-    if estimate > HAMT_THRESHOLD:
-        raise DirectoryTooLarge(
-            f"{len(ordered):,} entries ({estimate:,} bytes of names and CIDs) are more than "
-            f"kubo keeps in one directory node ({HAMT_THRESHOLD:,}): it would shard the "
-            "directory as a HAMT, which jobc does not build"
-        )
-    block = pb_node([(e.cid, name, e.tsize) for name, e in ordered], unixfs_data(_DIRECTORY))
-    cid = dag_pb_cid(block)
-    if sink is not None:
-        sink(cid, block)
-    return Entry(cid, len(block) + sum(e.tsize for _, e in ordered))
+    return ordered
 
 
 def _name(item: tuple[bytes, Entry]) -> bytes:
     return item[0]
 
 
-def symlink_entry(target: bytes, sink: BlockSink | None = None) -> Entry:
-    """A symlink to `target` (the link's text as bytes, never followed)."""
-    block = pb_node((), unixfs_data(_SYMLINK, data=target))
+_Hashed = tuple[int, bytes, Entry]
+
+
+def _hashed(ordered: list[tuple[bytes, Entry]]) -> list[_Hashed]:
+    return [(hamt_hash(name), name, entry) for name, entry in ordered]
+
+
+def _hamt_shard(entries: list[_Hashed], level: int, sink: BlockSink | None) -> Entry:
+    """The shard at `level` of the trie holding `entries` (two or more, or the root)."""
+    if level == _HAMT_LEVELS:
+        names = ", ".join(repr(name.decode(errors="replace")) for _, name, _ in entries[:3])
+        if len(entries) > 3:
+            names += f" and {len(entries) - 3:,} more"
+        raise HashCollision(
+            f"the names {names} share all 64 bits of their murmur3 hash: kubo cannot store "
+            "them in one directory (it fails with 'sharded directory too deep')"
+        )
+    shift = 64 - _HAMT_BITS * (level + 1)
+    buckets: dict[int, list[_Hashed]] = {}
+    for item in entries:
+        buckets.setdefault((item[0] >> shift) & _HAMT_MASK, []).append(item)
+    links: list[tuple[bytes, bytes, int]] = []
+    occupied = 0
+    for index in sorted(buckets):
+        bucket = buckets[index]
+        occupied |= 1 << index
+        if len(bucket) == 1:
+            _, name, entry = bucket[0]
+            links.append((entry.cid, _HAMT_PREFIX[index] + name, entry.tsize))
+        else:
+            shard = _hamt_shard(bucket, level + 1, sink)
+            links.append((shard.cid, _HAMT_PREFIX[index], shard.tsize))
+    bitfield = occupied.to_bytes((occupied.bit_length() + 7) // 8, "big")
+    data = unixfs_data(_HAMT_SHARD, data=bitfield, hash_type=MURMUR3_X64_64, fanout=HAMT_FANOUT)
+    # Bucket order is name order too: the prefixes are fixed-width uppercase hex.
+    return _node_entry(pb_node(links, data), sum(tsize for _, _, tsize in links), sink)
+
+
+def _node_entry(block: bytes, below: int, sink: BlockSink | None) -> Entry:
     cid = dag_pb_cid(block)
     if sink is not None:
         sink(cid, block)
-    return Entry(cid, len(block))
+    return Entry(cid, len(block) + below)
+
+
+def symlink_entry(target: bytes, sink: BlockSink | None = None) -> Entry:
+    """A symlink to `target` (the link's text as bytes, never followed)."""
+    return _node_entry(pb_node((), unixfs_data(_SYMLINK, data=target)), 0, sink)

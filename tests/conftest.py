@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from compiler.store import Store, open_store
+from tests import localpostgres
+from tests.localpostgres import LocalPostgres
 from tests.localregistry import LocalRegistry, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +52,44 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRe
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """Debian's PostgreSQL 15 on 127.0.0.1, started on first use for the whole session (as
+    `nobody` when we are root) and stopped after it. Each test gets a schema of its own."""
+    if not localpostgres.available():
+        pytest.fail(
+            f"PostgreSQL is not installed ({localpostgres.BIN}): run `make setup`", pytrace=False
+        )
+    with localpostgres.running() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a test's store is: a SQLite file, then a PostgreSQL schema (the same test
+    runs against both backends)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.sqlite")
+        return
+    cluster: LocalPostgres = request.getfixturevalue("postgres")
+    url = cluster.create_schema()
+    yield url
+    cluster.drop_schema(url)
+
+
+@pytest.fixture
+def store(store_location: str) -> Iterator[Store]:
+    """An empty store on each backend."""
+    s = open_store(store_location)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def home_store(jobc_home: Path) -> Iterator[Store]:
+    """The data dir's store: the one `jobc` commands and compiles use by default."""
+    s = open_store()
+    yield s
+    s.close()

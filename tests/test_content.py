@@ -415,15 +415,43 @@ def test_a_directory_changed_between_two_files(tmp_path: Path) -> None:
         hasher.path(tmp_path / "tree")
 
 
-def test_a_directory_kubo_would_shard(tmp_path: Path) -> None:
-    folder = tmp_path / "data" / "wide"
+def wide_folder(folder: Path) -> Path:
+    """4,097 empty files of 28-byte names: one more than one directory node holds."""
     folder.mkdir(parents=True)
     for i in range(4097):
         (folder / f"{i:028d}").write_bytes(b"")
+    return folder
+
+
+def test_a_directory_kubo_shards_is_pinned_with_every_block(tmp_path: Path) -> None:
+    # One entry more than one directory node holds (kubo's estimate): a HAMT shard of
+    # fanout 256 and its sub-shards, all stored.
+    folder = wide_folder(tmp_path / "data" / "wide")
+    c = compile_spec(write_spec(tmp_path, "data/wide/"), store_content=True)
+    root = c.job.inputs[0].source
+    assert root == cid_of(folder)
+    assert c.pinned
+    store = open_store(tmp_path / "store.sqlite")
+    try:
+        blocks = {cid: store.get_block(cid) for cid in store.blocks()}
+    finally:
+        store.close()
+    shards = [b for b in blocks.values() if b and b.endswith(b"\x28\x22\x30\x80\x02")]
+    assert len(shards) == len(blocks) - 1  # and the one empty file every name links to
+    assert len(shards) > 256
+    assert isinstance(root, Link)
+    assert blocks[root] in shards
+
+
+def test_two_names_with_one_hamt_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No two names are known to share all 64 bits of murmur3: the hash is forced to here.
+    wide_folder(tmp_path / "data" / "wide")
+    monkeypatch.setattr(unixfs, "hamt_hash", lambda name: 7)
     spec = write_spec(tmp_path, "data/wide/")
     (d,) = fails(spec)
-    assert d.code == "directory-too-large"
-    assert "HAMT" in d.message
+    assert d.code == "hash-collision"
+    assert "share all 64 bits of their murmur3 hash" in d.message
+    assert where(d) == at(spec, 4, "data/wide/")
 
 
 def test_non_utf8_names_are_refused(tmp_path: Path) -> None:

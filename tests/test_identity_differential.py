@@ -400,3 +400,31 @@ def test_dag_json_cannot_carry_a_lone_slash_map() -> None:
     not_a_cid = Job(task=OtherTask(engine="e"), x=FrozenMap({"k": FrozenMap({"/": "hi"})}))
     with pytest.raises(ValueError, match="not a valid CID"):
         identity.from_dag_json(identity.identity_dag_json(not_a_cid))
+
+
+@pytest.mark.slow
+@MANY
+@given(values)
+def test_decoding_gives_the_value_back(value: Value) -> None:
+    """`decode_value` (libipld when exact, else the reference decoder) inverts encoding,
+    links and CID-like byte strings kept apart."""
+    assert identity.decode_value(identity.encode_value(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        FrozenMap(
+            {
+                "nonce": b"\x01\x71\x12\x20" + bytes(range(32)),
+                "job": Link(b"\x01\x71\x12\x20" + bytes(32)),
+            }
+        ),
+        (b"\x12\x20" + bytes(range(32)), Link(b"\x12\x20" + bytes(range(32)))),
+        Link(varint(1) + varint(0x55) + varint(IDENTITY) + varint(65) + bytes(range(65))),
+        FrozenMap({"a": (1, -2, "x", None, True, b"")}),
+    ],
+    ids=["cid-like-nonce", "cidv0-bytes-and-link", "long-identity-link", "scalars"],
+)
+def test_decoding_keeps_links_and_bytes_apart(value: Value) -> None:
+    assert identity.decode_value(identity.encode_value(value)) == value

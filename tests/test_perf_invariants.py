@@ -368,21 +368,64 @@ def _typed(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def test_json_fast_path_gives_the_lark_tree() -> None:
-    """Python's decoder (fast path) and the lark grammar (positions) read the same tree."""
-    checked = 0
+def _readable_json() -> Iterator[tuple[str, str, Any]]:
+    """(name, text, tree as the fast path reads it) of every corpus JSON document that reads."""
     for name, raw in CORPUS:
         if not name.endswith(".json"):
             continue
         try:
             text = loader.decode_text(name, raw, DEFAULT_LIMITS)
-            fast = loader._load_json(name, text, DEFAULT_LIMITS)
+            tree = loader._load_json(name, text, DEFAULT_LIMITS)
         except SpecError:
             continue
+        yield name, text, tree
+
+
+def test_json_fast_path_gives_the_lark_tree() -> None:
+    """Python's decoder (fast path) and the lark grammar (positions) read the same tree."""
+    checked = 0
+    for name, text, fast in _readable_json():
         slow, _, _ = loader._json_with_positions(name, text, DEFAULT_LIMITS)
         assert _typed(fast) == _typed(slow), name
         checked += 1
     assert checked > 250
+
+
+def test_json_spans_are_the_lark_spans_for_every_corpus_document() -> None:
+    """The scan that places diagnostics in read documents finds lark's places."""
+    checked = 0
+    for name, text, _ in _readable_json():
+        _, spans, key_spans = loader._json_with_positions(name, text, DEFAULT_LIMITS)
+        assert loader.json_spans(name, text) == (spans, key_spans), name
+        checked += 1
+    assert checked > 250
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(alphabet=st.sampled_from('ab":\\/~ \n\t{}[],é\u2028'), max_size=6),
+        ),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(
+                st.text(alphabet=st.sampled_from('a/~"\\ :\n'), max_size=4), inner, max_size=4
+            ),
+        ),
+        max_leaves=16,
+    ),
+    st.sampled_from([None, 0, 2, "\t"]),
+    st.booleans(),
+)
+def test_json_spans_are_the_lark_spans(data: Any, indent: Any, ascii_only: bool) -> None:
+    text = json.dumps(data, indent=indent, ensure_ascii=ascii_only)
+    _, spans, key_spans = loader._json_with_positions("t.json", text, DEFAULT_LIMITS)
+    assert loader.json_spans("t.json", text) == (spans, key_spans)
 
 
 @pytest.mark.parametrize(
@@ -792,3 +835,37 @@ def test_documents_never_share_an_identity_map() -> None:
         assert first == second, name
         assert first["job"] == identity.identity_dag_json(c.job)
         assert first["original_job"] == identity.identity_dag_json(c.original_job)
+
+
+def test_diagnostics_are_placed_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass's diagnostic is placed (line, column) only when someone reads it: the same
+    place the eager way gives, and no scan of the text for a compile nobody asks about."""
+    from compiler import driver
+    from compiler.frontends.loader import load as load_document
+
+    text = '{"jobspec": 1, "task": {"engine": "wasm", "module": "s3://bucket/main.wasm"}}'
+    scans: list[str] = []
+    real = loader.json_spans
+
+    def counted(name: str, t: str) -> Any:
+        scans.append(name)
+        return real(name, t)
+
+    monkeypatch.setattr(loader, "json_spans", counted)
+    c = compile_bytes(text.encode(), "job.json", CompileOptions(offline=True))
+    assert isinstance(c.diagnostics, driver.PlacedLater)
+    assert len(c.diagnostics) == 1
+    (unplaced,) = c.unplaced_diagnostics
+    assert unplaced.code == "unpinned"
+    assert unplaced.span is None
+    assert scans == []  # nobody has read them yet
+    (placed,) = c.diagnostics
+    assert scans == ["job.json"]
+    doc = load_document("job.json", text.encode())
+    parsed = driver.parse_document(doc)
+    assert placed == driver.locate(unplaced, doc, parsed)
+    assert placed.span is not None
+    assert (placed.span.line, placed.span.column) == (1, text.index('"s3://') + 1)
+    assert c.diagnostics == (placed,)
+    assert list(c.diagnostics) == [placed]
+    assert len(scans) == 2  # once for the compile's (read three times), once for the check

@@ -5,13 +5,18 @@ Generated trees: files at every chunking boundary (empty, 1 byte, one chunk, one
 + 1, 174 chunks: one full node, 175: a second layer), odd sizes, nested and empty
 directories, unicode names (NFC and NFD side by side), names whose byte order differs
 from their case order, hidden files, symlinks (relative, absolute, dangling, to a
-directory), and a directory exactly at kubo's HAMT threshold. A 100 MiB file is `slow`.
+directory), and HAMT-sharded directories: just below, exactly at and just above kubo's
+threshold, nested, with sub-shards three levels deep, holding every kind of entry, and
+the one case where the two importers decide differently (many subdirectories). A 100 MiB
+file is `slow`.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,7 @@ import pytest
 from compiler import unixfs
 from compiler.ir import Link
 from compiler.oracles.content import Hasher
-from tests import unixfs_js
+from tests import dagpb, unixfs_js
 
 CHUNK = unixfs.CHUNK_SIZE
 
@@ -102,17 +107,126 @@ def test_directories(tmp_path: Path, js_available: None) -> None:
     assert {p: ours(p) for p in paths} == unixfs_js.cids(paths)
 
 
-def test_directory_at_the_hamt_threshold(tmp_path: Path, js_available: None) -> None:
-    # 4,096 entries of 28-byte names and 36-byte CIDs: exactly 262,144 bytes by kubo's
-    # estimate, the most a directory holds before kubo (and the JS importer) shard it.
-    folder = tmp_path / "wide"
+def _wide(folder: Path, count: int, name_length: int = 28) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"{i:0{name_length}d}").write_bytes(b"")
+    return folder
+
+
+def _root_type(path: Path) -> int:
+    """The UnixFS type of the root node jobc makes for a directory (1 plain, 5 a HAMT)."""
+    blocks: dict[bytes, bytes] = {}
+    root = Hasher(progress=False, sink=blocks.__setitem__).path(path)
+    kind = dagpb.data(blocks[root.cid])[1]
+    assert isinstance(kind, int)
+    return kind
+
+
+def test_directories_around_the_hamt_threshold(tmp_path: Path, js_available: None) -> None:
+    # Entries of 28-byte names and 36-byte CIDs: 4,096 of them are exactly 262,144 bytes
+    # by kubo's estimate, the most one directory node holds; one more shards it.
+    below = _wide(tmp_path / "below", 4095)
+    at = _wide(tmp_path / "at", 4096)
+    above = _wide(tmp_path / "above", 4097)
+    paths = [below, at, above]
+    assert {p: ours(p) for p in paths} == unixfs_js.cids(paths)
+    assert [_root_type(p) for p in paths] == [1, 1, 5]
+
+
+def _write_sharded(root: Path, count: int, seed: int) -> None:
+    """`count` entries of every kind: files (empty, small, two chunks), symlinks, unicode."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True)
+    for i in range(count):
+        kind = i % 10
+        if kind == 0:
+            os.symlink(f"target-{i}", root / f"link-{i:05d}")
+        elif kind == 1:
+            (root / f"caf\u00e9-{i:05d}").write_bytes(rng.randbytes(rng.randrange(100)))
+        elif kind == 2:
+            (root / f"cafe\u0301-{i:05d}").write_bytes(b"")  # NFD beside the NFC one
+        elif kind == 3:
+            (root / f"\u65e5\u672c-{i:05d}.txt").write_bytes(rng.randbytes(10))
+        elif kind == 4:
+            (root / f"\U0001f600 {i:05d}").write_bytes(b"")
+        else:
+            (root / f"file-{i:05d}.bin").write_bytes(rng.randbytes(rng.randrange(64)))
+    (root / "empty-dir").mkdir()
+    _write(root / "two-chunks.bin", CHUNK + 1, seed)
+
+
+def test_sharded_directories_with_every_kind_of_entry(tmp_path: Path, js_available: None) -> None:
+    # A sharded directory holding a sharded directory (nested HAMTs), symlinks, empty
+    # files, unicode names and an empty directory; 6,000-7,000 entries put 23-27 names in
+    # each bucket of the root, so most buckets are sub-shards and some of those have
+    # sub-shards of their own.
+    top = tmp_path / "top"
+    _write_sharded(top, 7000, 1)
+    _write_sharded(top / "nested-sharded", 6000, 2)
+    _write(top / "small-dir" / "only", 3, 3)
+    blocks: dict[bytes, bytes] = {}
+    root = Hasher(progress=False, sink=blocks.__setitem__).path(top)
+    shards = [b for b in blocks.values() if b.endswith(b"\x28\x22\x30\x80\x02")]
+    assert len(shards) > 2 * 256  # the two roots and their sub-shards
+    nested = top / "nested-sharded"
+    assert [_root_type(top), _root_type(nested)] == [5, 5]
+    paths = [top, nested]
+    assert {p: ours(p) for p in paths} == unixfs_js.cids(paths)
+    assert str(Link(root.cid)) == ours(top)
+
+
+def test_names_crowding_one_bucket(tmp_path: Path, js_available: None) -> None:
+    # 4,800 names of 23 bytes (over kubo's threshold), 300 of them chosen to fall in
+    # bucket 00 at the root, 30 of those in bucket 00 below it too: sub-shards three
+    # levels deep or more.
+    folder = tmp_path / "crowded"
     folder.mkdir()
-    for i in range(4096):
-        (folder / f"{i:028d}").write_bytes(b"")
-    assert ours(folder) == unixfs_js.cids([folder])[folder]
-    (folder / f"{4096:028d}").write_bytes(b"")
-    with pytest.raises(Exception, match="HAMT"):
-        ours(folder)
+    first = second = plain = 0
+    for i in itertools.count():
+        name = f"crowded-name-{i:010d}"
+        top = unixfs.hamt_hash(name.encode()) >> 48
+        if top == 0 and second < 30:
+            second += 1
+        elif top >> 8 == 0 and first < 270:
+            first += 1
+        elif plain < 4500:
+            plain += 1
+        else:
+            if second == 30 and first == 270:
+                break
+            continue
+        (folder / name).write_bytes(b"")
+    blocks: dict[bytes, bytes] = {}
+    root = Hasher(progress=False, sink=blocks.__setitem__).path(folder)
+    assert dagpb.hamt_tree(blocks, root.cid)[1] >= 3
+    assert str(Link(root.cid)) == unixfs_js.cids([folder])[folder]
+
+
+def test_subdirectories_count_for_kubo_not_for_the_js_importer(
+    tmp_path: Path, js_available: None
+) -> None:
+    # 5,000 subdirectories of 19-byte names, each holding one file: 5,000 x (19 + 36) =
+    # 275,000 bytes by kubo's estimate, which counts every link: kubo shards it. The JS
+    # importer counts only entries it has CIDs for while it adds them, so subdirectories
+    # with entries count 0 and it keeps one node. jobc follows kubo (docs/content.md).
+    folder = tmp_path / "many-subdirs"
+    for i in range(5000):
+        sub = folder / f"subdirectory-{i:06d}"
+        sub.mkdir(parents=True)
+        (sub / "f").write_bytes(b"")
+    assert _root_type(folder) == 5
+    # The JS importer's CID is that of the same entries in one Directory node.
+    hasher = Hasher(progress=False)
+    entries = sorted((p.name.encode(), hasher.path(p)) for p in folder.iterdir())
+    one_node = unixfs.pb_node(
+        [(e.cid, name, e.tsize) for name, e in entries], unixfs.unixfs_data(1)
+    )
+    assert unixfs_js.cids([folder])[folder] == str(Link(unixfs.dag_pb_cid(one_node)))
+    # Made to shard (at 50 bytes: each 55-byte subdirectory link counts while it is
+    # added, a subdirectory's own 37 bytes do not reach it), the JS importer builds the
+    # very HAMT jobc does.
+    assert ours(folder) == unixfs_js.cids([folder], shard_threshold=50)[folder]
 
 
 @pytest.mark.slow
@@ -123,3 +237,25 @@ def test_a_100_mib_file(tmp_path: Path, js_available: None) -> None:
         for _ in range(100):
             f.write(rng.randbytes(1 << 20))
     assert ours(path) == unixfs_js.cids([path])[path]
+
+
+@pytest.mark.slow
+def test_a_directory_of_100_000_files(tmp_path: Path, js_available: None) -> None:
+    # 100,000 files of 1 KiB (100 MiB of content) in one directory: the HAMT both
+    # importers build, and jobc holds names and CIDs while it hashes, never contents.
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    rng = random.Random(7)
+    for i in range(100_000):
+        (folder / f"entry-{i:06d}.dat").write_bytes(rng.randbytes(1024))
+    tracemalloc.start()
+    try:
+        got = ours(folder)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # About 0.5 KiB a name (its two listings, its entry, its place in the trie): far
+    # below the 100 MiB the files hold.
+    assert peak < 64 << 20, f"peak {peak:,} bytes"
+    assert _root_type(folder) == 5
+    assert got == unixfs_js.cids([folder])[folder]

@@ -39,11 +39,16 @@ def installed() -> Path:
     return SCRIPT
 
 
-def cids(paths: Sequence[Path]) -> dict[Path, str]:
-    """The JS importer's CID of each path (file or directory)."""
+def cids(paths: Sequence[Path], *, shard_threshold: int | None = None) -> dict[Path, str]:
+    """The JS importer's CID of each path (file or directory).
+
+    `shard_threshold` replaces kubo's 262,144 bytes as the size over which it shards a
+    directory (its estimate leaves out subdirectories that have entries: kubo's does not).
+    """
     script = installed()
+    option = [] if shard_threshold is None else [f"--shard-threshold={shard_threshold}"]
     run = subprocess.run(
-        ["node", str(script), *map(str, paths)],
+        ["node", str(script), *option, *map(str, paths)],
         check=True,
         capture_output=True,
         text=True,

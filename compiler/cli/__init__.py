@@ -26,6 +26,15 @@ COMMANDS: dict[str, str] = {
     "lock": "compiler.cli.jobs:lock",
     "home": "compiler.cli.jobs:home",
     "hash": "compiler.cli.hash:hash_",
+    "gateway": "compiler.cli.gateway:gateway",
+    "trace": "compiler.cli.store:trace",
+    "find": "compiler.cli.store:find",
+    "lineage": "compiler.cli.store:lineage",
+    "refcount": "compiler.cli.store:refcount",
+    "reputation": "compiler.cli.store:reputation",
+    "disown": "compiler.cli.store:disown",
+    "import": "compiler.cli.store:import_",
+    "export": "compiler.cli.export:export",
 }
 """Command name → `module:attribute` of its click command."""
 

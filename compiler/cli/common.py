@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
     from compiler.driver import Compiled, CompileOptions
+    from compiler.store import Store
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -46,7 +47,7 @@ class Reporter:
     def remember(self, name: str, raw: bytes) -> None:
         self.sources[name] = raw.decode("utf-8", errors="replace")
 
-    def report(self, diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+    def report(self, diags: Sequence[Diagnostic]) -> None:
         from compiler.diagnostics import render
 
         for d in diags:
@@ -109,6 +110,7 @@ def compile_options(strict: bool, passes: str | None) -> CompileOptions:
         passes=pipeline,
         offline=bool(given.pop("offline", False)),
         refresh=bool(given.pop("refresh", False)),
+        store=given.pop("store", None),
         settings=given,
         session={},
     )
@@ -240,6 +242,15 @@ def world_options(fn: Callable[..., None]) -> Callable[..., None]:
             "and hash absolute host paths that exist here.",
         ),
         click.option(
+            "--store",
+            "store",
+            metavar="PATH|URL",
+            default=None,
+            expose_value=False,
+            callback=keep,
+            help=STORE_HELP,
+        ),
+        click.option(
             "--store-content",
             "store_content",
             is_flag=True,
@@ -315,6 +326,42 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 STRICT = click.option("--strict", is_flag=True, help="Unknown fields are errors, not warnings.")
+STORE_HELP = (
+    "The store: a SQLite file, or postgresql://user@host/db "
+    "(default $JOBC_STORE, else store.sqlite in the data dir)."
+)
+STORE = click.option("--store", "store_location", metavar="PATH|URL", help=STORE_HELP)
+"""`--store` for commands that only read or write the store (the query commands)."""
+NO_STORE = click.option(
+    "--no-store", is_flag=True, help="Do not record what was compiled in the store."
+)
+
+
+@contextmanager
+def opened_store(location: str | None) -> Iterator[Store]:
+    """The store named on the command line, closed afterwards; a store that cannot be
+    opened, or a query without an answer, is a clear error (exit 1), not a traceback."""
+    from compiler.store import StoreError, open_store
+    from compiler.store.queries import QueryError
+
+    try:
+        store = open_store(location)
+    except StoreError as exc:
+        fail(str(exc), "check --store (or $JOBC_STORE)")
+    try:
+        yield store
+    except QueryError as exc:
+        fail(exc.message, exc.hint)
+    finally:
+        store.close()
+
+
+def fail(message: str, hint: str = "") -> NoReturn:
+    """Print `jobc: error: message` (and a hint) and exit 1."""
+    click.echo(f"jobc: error: {message}" + (f"\n  hint: {hint}" if hint else ""), err=True)
+    raise Failed
+
+
 PASSES = click.option(
     "-p",
     "--passes",

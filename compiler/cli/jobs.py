@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from compiler.cli.common import (
     FILES,
     JSON,
+    NO_STORE,
     PASSES,
     STRICT,
     Failed,
@@ -22,6 +23,9 @@ from compiler.cli.common import (
     read_input,
     world_options,
 )
+
+if TYPE_CHECKING:
+    from compiler.driver import Compiled
 
 
 @click.command()
@@ -37,6 +41,7 @@ from compiler.cli.common import (
 )
 @STRICT
 @PASSES
+@NO_STORE
 @world_options
 @JSON
 @command
@@ -46,15 +51,20 @@ def compile(
     fmt: str,
     strict: bool,
     passes: str | None,
+    no_store: bool,
     as_json: bool,
 ) -> None:
-    """Compile job specs into compiled documents (final CID, chain, job)."""
+    """Compile job specs into compiled documents (final CID, chain, job), and record
+    them in the store (unless --no-store) for `trace`, `find` and `export`."""
     from compiler.emitters.compiled import dumps
 
     reporter = Reporter(as_json)
-    results = list(compile_each(files, compile_options(strict, passes), reporter))
+    options = compile_options(strict, passes)
+    results = list(compile_each(files, options, reporter))
     compiled = [c for _, c in results if c is not None]
     failed = len(compiled) != len(results)
+    if compiled and not no_store:
+        record(compiled, options.store)
     if output and len(files) > 1:
         out_dir = Path(output)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +84,24 @@ def compile(
         click.echo(json.dumps({"diagnostics": reporter.collected}, indent=2), err=True)
     if failed:
         raise Failed
+
+
+def record(compiled: list[Compiled], location: str | None) -> None:
+    """Keep the compiles in the store, each all or nothing; a store that cannot be
+    written costs a warning, not the compile (its output is already made)."""
+    from compiler.store import StoreError, open_store
+    from compiler.store.ingest import store_compiled
+
+    try:
+        store = open_store(location)
+    except (StoreError, OSError) as exc:
+        click.echo(f"jobc: warning: not recorded in the store: {exc}", err=True)
+        return
+    try:
+        for c in compiled:
+            store_compiled(store, c)
+    finally:
+        store.close()
 
 
 @click.command()

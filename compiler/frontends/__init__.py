@@ -51,9 +51,22 @@ def _jobspec1(doc: SourceDocument, options: Options) -> Parsed:
     return parse(doc, options)
 
 
+def _bacalhau(doc: SourceDocument, options: Options) -> Parsed:
+    from compiler.frontends.bacalhau import parse
+
+    return parse(doc, options)
+
+
+def _is_bacalhau(tree: Any) -> bool:
+    from compiler.frontends.bacalhau import detect
+
+    return detect(tree)
+
+
 # (format, detector, parser): the first detector that matches wins.
 FRONTENDS: tuple[tuple[str, Callable[[Any], bool], Frontend], ...] = (
     ("jobspec/1", lambda t: isinstance(t, dict) and "jobspec" in t, _jobspec1),
+    ("bacalhau", _is_bacalhau, _bacalhau),
 )
 
 

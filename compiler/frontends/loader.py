@@ -85,9 +85,9 @@ class SourceDocument:
 
     def _compute_spans(self) -> None:
         if self.syntax == "json":
-            _, self._spans, self._key_spans = _json_with_positions(
-                self.name, self.text, self.limits
-            )
+            # The text was read already, so it is valid JSON: a scan finds the places
+            # (the lark parser, several times slower, is for documents that do not read).
+            self._spans, self._key_spans = json_spans(self.name, self.text)
         else:  # YAML spans are made while reading
             self._spans, self._key_spans = {}, {}
 
@@ -454,6 +454,56 @@ def _json_with_positions(
     if diags:
         raise SpecError(diags)
     return tree, spans, key_spans
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+"""A token of valid JSON: a string, punctuation, or a number or literal."""
+
+
+def json_spans(name: str, text: str) -> tuple[dict[str, Span], dict[str, Span]]:
+    """The span of every value and key of the valid JSON document `text`, by pointer:
+    what `_json_with_positions` gives, from one regular-expression scan."""
+    spans: dict[str, Span] = {}
+    key_spans: dict[str, Span] = {}
+    # One frame per open container: [pointer, is an object, the next key's pointer or
+    # the next item's index, whether a key comes next].
+    stack: list[list[Any]] = []
+    line, line_start, last = 1, 0, 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        offset = match.start()
+        newlines = text.count("\n", last, offset)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", last, offset) + 1
+        last = offset
+        first = token[0]
+        top = stack[-1] if stack else None
+        if first == ",":
+            if top is not None:
+                if top[1]:
+                    top[3] = True
+                else:
+                    top[2] += 1
+            continue
+        if first == ":":
+            continue
+        if first in "}]":
+            stack.pop()
+            continue
+        if top is not None and top[1] and top[3]:
+            key = json.loads(token) if "\\" in token else token[1:-1]
+            top[2] = f"{top[0]}/{escape_pointer_token(key)}"
+            top[3] = False
+            key_spans[top[2]] = Span(name, line, offset - line_start + 1, offset)
+            continue
+        pointer = "" if top is None else top[2] if top[1] else f"{top[0]}/{top[2]}"
+        spans[pointer] = Span(name, line, offset - line_start + 1, offset)
+        if first == "{":
+            stack.append([pointer, True, "", True])
+        elif first == "[":
+            stack.append([pointer, False, 0, False])
+    return spans, key_spans
 
 
 def _json_scalar(tok: Any) -> Any:

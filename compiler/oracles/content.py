@@ -271,11 +271,9 @@ class Hasher:
             raise _changed(self._show(path), "entries were added, removed or renamed")
         try:
             return unixfs.directory_entry(entries, self.sink)
-        except unixfs.DirectoryTooLarge as exc:
+        except unixfs.HashCollision as exc:
             raise ContentError(
-                f"{self._show(path)}: {exc}",
-                "split the directory into subdirectories of a few thousand entries",
-                "directory-too-large",
+                f"{self._show(path)}: {exc}", "rename one of them", "hash-collision"
             ) from None
 
     def _file(self, path: Path, st: os.stat_result) -> Entry:

@@ -25,6 +25,7 @@ Handler = Callable[[Fact], Fact]
 FACTORIES: dict[str, str] = {
     "content": "compiler.oracles.content:handler",
     "image": "compiler.oracles.registry:handler",
+    "receipt": "compiler.oracles.receipt:handler",
 }
 """Kind of question → `module:function` of its handler factory. Later issues add
 theirs here: `image` (registry), `content` (files, URLs), `toolchain` (lowering)."""

@@ -21,6 +21,7 @@ from compiler.diagnostics import SpecError, error
 from compiler.ir import Job
 from compiler.oracles import Fact, Oracle
 from compiler.passes.normalize import Normalize
+from compiler.passes.resolve_awaits import ResolveAwaits
 from compiler.passes.resolve_content import ResolveContent
 from compiler.passes.resolve_images import ResolveImages
 
@@ -38,7 +39,7 @@ PARSE = "parse"
 PARSE_VERSION = 1
 """The parse step is the front-end; it records document CID → original CID."""
 
-PIPELINE: tuple[type[Pass], ...] = (Normalize, ResolveImages, ResolveContent)
+PIPELINE: tuple[type[Pass], ...] = (Normalize, ResolveAwaits, ResolveImages, ResolveContent)
 """Every pass after parse, in order (DESIGN §5); later issues add theirs here."""
 
 PASSES: dict[str, type[Pass]] = {p.name: p for p in PIPELINE}

@@ -2,26 +2,25 @@
 
 Schema migrations are numbered and applied in order inside a transaction; the
 database's `user_version` says how far it is. One connection per thread (SQLite
-connections must not be shared across threads); WAL lets readers run beside a writer.
+connections must not be shared across threads); WAL lets readers run beside a writer,
+and `BEGIN IMMEDIATE` makes writers queue for the lock (up to `busy_timeout_ms`) instead
+of failing halfway. With `synchronous = NORMAL` a commit survives a crash of the process
+(what the tests kill); only a power loss may take back the last commits, never leaving
+one half-written.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
-from compiler.ir import Link
+from compiler.store.sql import Migration, Row, SQLStore, backfill_receipts
 
-if TYPE_CHECKING:
-    from compiler.runtime.receipts import Receipt
-
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE blocks (
         cid  BLOB PRIMARY KEY,
@@ -51,21 +50,90 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX aliases_by_job ON aliases (job);
     """,
+    """
+    CREATE TABLE records (
+        cid     BLOB PRIMARY KEY,
+        pass    TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        src     BLOB NOT NULL,
+        dst     BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX records_by_src ON records (src);
+    CREATE INDEX records_by_dst ON records (dst);
+    CREATE TABLE finals (
+        cid BLOB PRIMARY KEY
+    ) WITHOUT ROWID;
+    CREATE TABLE disowned (
+        pass    TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        reason  TEXT NOT NULL,
+        since   REAL NOT NULL,
+        PRIMARY KEY (pass, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE jobs (
+        cid         BLOB PRIMARY KEY,
+        determinism TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE job_refs (
+        job     BLOB NOT NULL,
+        place   TEXT NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (job, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX job_refs_by_content ON job_refs (content, job);
+    CREATE TABLE job_awaits (
+        job      BLOB NOT NULL,
+        place    TEXT NOT NULL,
+        upstream BLOB NOT NULL,
+        path     TEXT NOT NULL,
+        PRIMARY KEY (job, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX job_awaits_by_upstream ON job_awaits (upstream);
+    CREATE TABLE job_edges (
+        upstream   BLOB NOT NULL,
+        downstream BLOB NOT NULL,
+        PRIMARY KEY (upstream, downstream)
+    ) WITHOUT ROWID;
+    CREATE TABLE receipt_outputs (
+        receipt BLOB NOT NULL,
+        path    TEXT NOT NULL,
+        job     BLOB NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (receipt, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX receipt_outputs_by_content ON receipt_outputs (content);
+    ALTER TABLE receipts ADD COLUMN exit INTEGER;
+    ALTER TABLE receipts ADD COLUMN outcome BLOB;
+    """,
+    backfill_receipts,
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append only."""
 
 
-class SQLiteStore:
+CACHE_KIB = 64 * 1024
+"""Page cache per connection."""
+
+
+class SQLiteStore(SQLStore):
     """`Store` over one SQLite file."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
+    MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
+    INSERT_RECEIPT: ClassVar[str] = (
+        # `seq` orders a job's receipts (oldest first): one more than the job's last.
+        "INSERT INTO receipts (cid, job, node, exit, outcome, seq)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, COALESCE(MAX(seq), 0) + 1 FROM receipts WHERE job = ?2"
+        " ON CONFLICT (cid) DO NOTHING"
+    )
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
         self.path = path
+        self.location = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate(self._db())
+        self._migrate()
 
     # --- connections and transactions ---------------------------------------------------
 
@@ -76,11 +144,37 @@ class SQLiteStore:
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            # Indexes of a large store stay in memory (the default is 2 MiB).
+            db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
             self._local.db = db
             self._local.depth = 0
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def optimize(self) -> None:
+        """Let SQLite refresh the statistics it finds worth refreshing."""
+        self._exec("PRAGMA optimize")
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("BLOB_TYPE", "BLOB")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._db().execute(self._sql(sql), params).fetchall()
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._db().execute(self._sql(sql), params)
+
+    def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._db().executemany(self._sql(sql), rows)
+
+    def blocks(self) -> Iterator[Any]:
+        """Every stored block's CID, in CID order (streamed from the database)."""
+        from compiler.ir import Link
+
+        for (raw,) in self._db().execute("SELECT cid FROM blocks ORDER BY cid"):
+            yield Link(bytes(raw))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -105,120 +199,21 @@ class SQLiteStore:
         finally:
             self._local.depth = 0
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
+    def _migrate(self) -> None:
+        db = self._db()
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version >= len(self.MIGRATIONS):
+            return  # the usual case: no write lock taken
         with self.transaction():
             (version,) = db.execute("PRAGMA user_version").fetchone()
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
+            for number, migration in enumerate(self.MIGRATIONS[version:], start=version + 1):
+                self._apply(migration)
                 db.execute(f"PRAGMA user_version = {number}")
 
     def close(self) -> None:
+        """Close every connection (of every thread)."""
         with self._lock:
             for db in self._connections:
                 db.close()
             self._connections.clear()
         self._local = threading.local()
-
-    # --- blocks -------------------------------------------------------------------------
-
-    def put_block(self, cid: Link, data: bytes) -> None:
-        self._db().execute(
-            "INSERT INTO blocks (cid, data) VALUES (?, ?) ON CONFLICT (cid) DO NOTHING",
-            (cid.raw, data),
-        )
-
-    def get_block(self, cid: Link) -> bytes | None:
-        row = self._db().execute("SELECT data FROM blocks WHERE cid = ?", (cid.raw,)).fetchone()
-        return bytes(row[0]) if row else None
-
-    def has_block(self, cid: Link) -> bool:
-        row = self._db().execute("SELECT 1 FROM blocks WHERE cid = ?", (cid.raw,)).fetchone()
-        return row is not None
-
-    def blocks(self) -> Iterator[Link]:
-        for (raw,) in self._db().execute("SELECT cid FROM blocks ORDER BY cid"):
-            yield Link(bytes(raw))
-
-    # --- receipts -----------------------------------------------------------------------
-
-    def put_receipt(self, receipt: Receipt) -> Link:
-        receipt.verify()
-        block = receipt.encode()
-        from compiler.identity import cid_of_block
-
-        cid = cid_of_block(block)
-        with self.transaction():
-            db = self._db()
-            self.put_block(cid, block)
-            db.execute(
-                "INSERT OR IGNORE INTO receipts (cid, job, node, seq)"
-                " SELECT ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM receipts",
-                (cid.raw, receipt.job.raw, receipt.node),
-            )
-        return cid
-
-    def receipts(self, job: Link) -> list[Receipt]:
-        from compiler.runtime.receipts import Receipt
-
-        rows = self._db().execute(
-            "SELECT b.data FROM receipts r JOIN blocks b ON b.cid = r.cid"
-            " WHERE r.job = ? ORDER BY r.seq",
-            (job.raw,),
-        )
-        return [Receipt.decode(bytes(data)) for (data,) in rows]
-
-    # --- aliases ------------------------------------------------------------------------
-
-    def put_alias(self, namespace: str, name: str, cid: Link) -> None:
-        self._db().execute(
-            "INSERT OR IGNORE INTO aliases (namespace, name, job) VALUES (?, ?, ?)",
-            (namespace, name, cid.raw),
-        )
-
-    def alias(self, namespace: str, name: str) -> Link | None:
-        row = (
-            self._db()
-            .execute("SELECT job FROM aliases WHERE namespace = ? AND name = ?", (namespace, name))
-            .fetchone()
-        )
-        return Link(bytes(row[0])) if row else None
-
-    def aliases(self, cid: Link) -> list[tuple[str, str]]:
-        rows = self._db().execute(
-            "SELECT namespace, name FROM aliases WHERE job = ? ORDER BY namespace, name",
-            (cid.raw,),
-        )
-        return [(str(ns), str(name)) for ns, name in rows]
-
-    # --- caches -------------------------------------------------------------------------
-
-    def cache_get(self, namespace: str, key: str, *, now: float | None = None) -> Any | None:
-        row = (
-            self._db()
-            .execute(
-                "SELECT value, expires_at FROM cache WHERE namespace = ? AND key = ?",
-                (namespace, key),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        value, expires_at = row
-        if expires_at is not None and expires_at <= (time.time() if now is None else now):
-            return None
-        return json.loads(value)
-
-    def cache_put(
-        self, namespace: str, key: str, value: Any, *, ttl: float | None, now: float | None = None
-    ) -> None:
-        expires_at = None if ttl is None else (time.time() if now is None else now) + ttl
-        self._db().execute(
-            "INSERT INTO cache (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (namespace, key) DO UPDATE"
-            " SET value = excluded.value, expires_at = excluded.expires_at",
-            (namespace, key, json.dumps(value, sort_keys=True, separators=(",", ":")), expires_at),
-        )
-
-    def cache_delete(self, namespace: str, key: str) -> None:
-        self._db().execute("DELETE FROM cache WHERE namespace = ? AND key = ?", (namespace, key))

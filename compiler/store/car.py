@@ -1,0 +1,354 @@
+"""CARv1 files: moving jobs, chains and receipts between stores (and to IPFS).
+
+A CARv1 (https://ipld.io/specs/transport/car/carv1/) is a varint-prefixed DAG-CBOR header
+`{"roots": [CID], "version": 1}` followed by sections, each a varint length and a CID
+followed by its block. jobc writes them itself: the framing is three rules, and no
+Python library reads and writes every codec while streaming (libipld's reader takes
+DAG-CBOR blocks only); the npm `@ipld/car` checks jobc's files in the tests, both ways.
+
+**Export** (`export`) starts from CIDs and gathers everything reachable: the chains
+through them (records, the documents, the jobs stored), the receipts of their jobs, the
+jobs they await (the call tree upward) with their chains and receipts, every DAG-CBOR
+block linked from those (toolchain descriptors), and, `with_content`, the content
+blocks their jobs read and their receipts' outputs, DAG and all. The CAR's one root is
+a manifest block that links the final jobs, records, receipts and jobs and lists the
+aliases, so `ipfs dag import` sees one DAG, and another store knows the chain ends.
+Blocks are written in CID order after the manifest: the same export gives the same bytes.
+
+**Import** (`import_car`) reads a CAR in one transaction: it checks every block's hash
+(sha2-256, or the identity hash), every receipt's signature, and the shape of every
+record, job and manifest; the first failure names the block's CID and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from compiler import identity, unixfs_read
+from compiler.ir import Link
+from compiler.store import Store
+from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, codec
+from compiler.unixfs import varint
+from compiler.unixfs_read import UnixFSError, read_varint
+
+MAX_SECTION = 1 << 30
+"""The largest section jobc reads (a block of 1 GiB is surely not ours)."""
+MAX_HEADER = 1 << 20
+OPTIMIZE_AFTER = 10_000
+"""An import of this many blocks or more refreshes the planner's statistics."""
+
+
+class CarError(ValueError):
+    """A CAR file that cannot be read or imported; `cid` names the block when one is at fault."""
+
+    def __init__(self, message: str, *, cid: Link | None = None, offset: int | None = None) -> None:
+        where = f"block {cid}: " if cid is not None else ""
+        at = f" (at byte {offset})" if offset is not None and cid is None else ""
+        super().__init__(f"{where}{message}{at}")
+        self.cid = cid
+        self.offset = offset
+
+
+# --- the format ---------------------------------------------------------------------------
+
+
+def header(roots: Iterable[Link]) -> bytes:
+    """The CARv1 header: `{"roots": [...], "version": 1}` in DAG-CBOR, varint-prefixed."""
+    from compiler.ir import FrozenMap
+
+    body = identity.encode_value(FrozenMap({"roots": tuple(roots), "version": 1}))
+    return varint(len(body)) + body
+
+
+def section(cid: Link, block: bytes) -> bytes:
+    """One CARv1 section: varint(length of CID + block), the binary CID, the block."""
+    return varint(len(cid.raw) + len(block)) + cid.raw + block
+
+
+def write_car(out: BinaryIO, roots: Iterable[Link], blocks: Iterable[tuple[Link, bytes]]) -> int:
+    """Write a CARv1; returns the number of blocks written."""
+    out.write(header(roots))
+    count = 0
+    for cid, block in blocks:
+        out.write(section(cid, block))
+        count += 1
+    return count
+
+
+class _Reader:
+    """Reads a CAR stream, counting bytes for error messages."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.offset = 0
+
+    def read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        self.offset += len(data)
+        return data
+
+    def varint(self) -> int | None:
+        """A varint, or None at a clean end of the stream."""
+        value = shift = 0
+        start = self.offset
+        while True:
+            byte = self.read(1)
+            if not byte:
+                if self.offset == start:
+                    return None
+                raise CarError("the file ends inside a length", offset=start)
+            value |= (byte[0] & 0x7F) << shift
+            if byte[0] < 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise CarError("a length is too long", offset=start)
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The varint at `pos` and the position after it; ValueError past the end."""
+    try:
+        return read_varint(buf, pos)
+    except UnixFSError:
+        raise ValueError("the section ends inside its CID") from None
+
+
+def _cid_length(data: bytes) -> int:
+    """How many bytes of `data` (a section) are its CID."""
+    if data[:2] == b"\x12\x20":
+        return 34  # CIDv0: a bare sha2-256 multihash
+    version, pos = _uvarint(data, 0)
+    if version != 1:
+        raise ValueError(f"CID version {version}")
+    _, pos = _uvarint(data, pos)  # codec
+    _, pos = _uvarint(data, pos)  # hash function
+    length, pos = _uvarint(data, pos)
+    return pos + length
+
+
+def read_car(stream: BinaryIO) -> tuple[list[Link], Iterator[tuple[Link, bytes]]]:
+    """The roots of a CARv1 and an iterator over its (CID, block) sections, as stored
+    (hashes are not checked here: see `check_block`). Raises CarError when malformed."""
+    reader = _Reader(stream)
+    size = reader.varint()
+    if size is None or size == 0 or size > MAX_HEADER:
+        raise CarError("not a CAR file (no header)", offset=0)
+    raw_header = reader.read(size)
+    if len(raw_header) != size:
+        raise CarError("the file ends inside its header", offset=reader.offset)
+    try:
+        value = identity.decode_value(raw_header)
+    except identity.IdentityError as exc:
+        raise CarError(f"the header is not DAG-CBOR: {exc}", offset=0) from None
+    from compiler.ir import FrozenMap
+
+    roots = value.get("roots") if isinstance(value, FrozenMap) else None
+    version = value.get("version") if isinstance(value, FrozenMap) else None
+    if version != 1:
+        raise CarError(f"only CARv1 is read here (this file says version {version!r})", offset=0)
+    if not isinstance(roots, tuple) or not all(isinstance(r, Link) for r in roots):
+        raise CarError("the header's roots must be a list of CIDs", offset=0)
+
+    def sections() -> Iterator[tuple[Link, bytes]]:
+        while True:
+            start = reader.offset
+            length = reader.varint()
+            if length is None:
+                return
+            if length == 0 or length > MAX_SECTION:
+                raise CarError(f"a section of {length} bytes", offset=start)
+            data = reader.read(length)
+            if len(data) != length:
+                raise CarError("the file ends inside a block", offset=start)
+            try:
+                cut = _cid_length(data)
+            except ValueError as exc:
+                raise CarError(
+                    f"a section does not start with a CID: {exc}", offset=start
+                ) from None
+            if cut > length:
+                raise CarError("a section shorter than its CID", offset=start)
+            yield Link(data[:cut]), data[cut:]
+
+    return list(roots), sections()  # type: ignore[arg-type]
+
+
+def check_block(cid: Link, block: bytes) -> None:
+    """Raise CarError (naming `cid`) unless `block` hashes to `cid`."""
+    raw = cid.raw
+    pos = 0
+    if cid.version == 1:
+        _, pos = _uvarint(raw, 0)  # version
+        _, pos = _uvarint(raw, pos)  # codec
+    function, pos = _uvarint(raw, pos)
+    _, pos = _uvarint(raw, pos)  # digest length
+    digest = raw[pos:]
+    if function == 0x12:  # sha2-256
+        if hashlib.sha256(block).digest() != digest:
+            raise CarError("its bytes do not hash to its CID (corrupted)", cid=cid)
+    elif function == 0x00:  # identity: the CID holds the bytes
+        if digest != block:
+            raise CarError("its bytes differ from those its CID holds", cid=cid)
+    else:
+        raise CarError(
+            f"its hash function (0x{function:x}) is not one jobc checks (sha2-256, identity)",
+            cid=cid,
+        )
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What an import added: blocks, and how many of them the indexes took."""
+
+    roots: list[Link]
+    blocks: int
+    records: int
+    receipts: int
+    jobs: int
+    finals: int
+
+    def to_json(self) -> dict[str, object]:
+        """The counts as data."""
+        return {
+            "roots": [str(r) for r in self.roots],
+            "blocks": self.blocks,
+            "records": self.records,
+            "receipts": self.receipts,
+            "jobs": self.jobs,
+            "finals": self.finals,
+        }
+
+
+def import_car(store: Store, stream: BinaryIO) -> ImportResult:
+    """Import a CARv1 into `store`, all or nothing (see the module's docstring)."""
+    roots, sections = read_car(stream)
+    ingest = Ingest(store)
+    with store.transaction():
+        for cid, block in sections:
+            check_block(cid, block)
+            try:
+                ingest.add(cid, block)
+            except IngestError as exc:
+                raise CarError(exc.message, cid=exc.cid) from None
+        ingest.finish()
+    if ingest.counts["blocks"] >= OPTIMIZE_AFTER:
+        store.optimize()  # the planner's statistics, for the much larger tables
+    finals = sum(len(m.finals) for m in ingest.manifests)
+    counts = ingest.counts
+    return ImportResult(
+        roots, counts["blocks"], counts["records"], counts["receipts"], counts["jobs"], finals
+    )
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    """What an export gathered, before it is written."""
+
+    manifest: Manifest
+    blocks: dict[Link, bytes] = field(default_factory=dict)
+    missing_content: int = 0
+    """Content blocks that were wanted (`with_content`) but are not in the store."""
+
+
+def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -> Export:
+    """Everything reachable from `roots` (see the module's docstring), gathered level by
+    level with a few batched queries per level, whatever the number of roots."""
+    manifest = Manifest()
+    blocks: dict[Link, bytes] = {}
+    walked: set[Link] = set()  # CIDs whose chains are gathered
+    examined: set[Link] = set()  # DAG-CBOR CIDs whose blocks were looked at
+    job_receipts: dict[Link, list[Link]] = {}
+    content: set[Link] = set()
+    finals: set[Link] = set()
+    jobs: set[Link] = set()
+    records: set[Link] = set()
+    chain_todo: set[Link] = set(roots)
+    link_todo: set[Link] = set()
+    while chain_todo or link_todo:
+        seeds = chain_todo - walked
+        chain_todo = set()
+        if seeds:
+            # The chains through the seeds, forward and backward.
+            refs = [*store.walk(seeds, "forward"), *store.walk(seeds, "backward")]
+            ends = set(seeds)
+            for ref in refs:
+                ends.update((ref.source, ref.target))
+                records.add(ref.cid)
+            link_todo |= records
+            walked |= ends
+            documents = {r.source for r in refs if r.pass_name == "parse"}
+            blocks.update(store.get_blocks(documents - blocks.keys()))
+            finals |= store.finals_among(ends)
+            link_todo |= {e for e in ends if codec(e) == DAG_CBOR}
+        todo = link_todo - examined
+        link_todo = set()
+        if not todo:
+            continue
+        examined |= todo
+        blocks.update(store.get_blocks(todo - blocks.keys()))
+        new_jobs = store.jobs_among(todo) - jobs
+        jobs |= new_jobs
+        for receipt in store.receipt_refs(new_jobs):
+            job_receipts.setdefault(receipt.job, []).append(receipt.cid)
+            link_todo.add(receipt.cid)
+        for cid in todo:
+            block = blocks.get(cid)
+            if block is None:
+                continue  # an intermediate job: replaying the chain makes it again
+            for link in identity.block_links(block):
+                if codec(link) == DAG_CBOR:
+                    if link not in examined:
+                        link_todo.add(link)
+                        chain_todo.add(link)  # an awaited job: its chain too
+                elif with_content:
+                    content.add(link)
+    manifest.finals = sorted(finals, key=_raw)
+    manifest.jobs = sorted(jobs & blocks.keys(), key=_raw)
+    manifest.records = sorted(records & blocks.keys(), key=_raw)
+    for job in sorted(job_receipts, key=_raw):
+        manifest.receipts.extend(job_receipts[job])  # by job, oldest first
+    manifest.aliases = store.aliases_among(manifest.jobs)
+    missing = _gather_content(store, sorted(content, key=_raw), blocks) if with_content else 0
+    return Export(manifest, blocks, missing)
+
+
+def _raw(link: Link) -> bytes:
+    return link.raw
+
+
+def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) -> int:
+    """Add every block of the content DAGs under `roots`; returns how many are missing."""
+    missing = 0
+    stack = list(roots)
+    while stack:
+        cid = stack.pop()
+        if cid in blocks:
+            continue
+        block = store.get_block(cid)
+        if block is None:
+            missing += 1
+            continue
+        blocks[cid] = block
+        try:
+            stack.extend(Link(raw) for raw in unixfs_read.links(cid.raw, block))
+        except unixfs_read.UnixFSError:
+            continue
+    return missing
+
+
+def export_car(out: BinaryIO, export: Export) -> tuple[Link, int]:
+    """Write a gathered export as a CARv1; returns the manifest's CID and the block count."""
+    manifest_block = identity.encode_value(export.manifest.to_value())
+    manifest_cid = identity.cid_of_block(manifest_block)
+    ordered = sorted(export.blocks.items(), key=lambda item: item[0].raw)
+    count = write_car(out, [manifest_cid], [(manifest_cid, manifest_block), *ordered])
+    return manifest_cid, count

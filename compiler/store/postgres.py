@@ -1,0 +1,293 @@
+"""The shared store: PostgreSQL through psycopg 3 and a connection pool.
+
+For gateways that run as several replicas over one database. Same semantics and the
+same test suite as the SQLite store; the queries are shared (`sql.py`).
+
+- Migrations are versioned in this module (`MIGRATIONS`, append only) and recorded in
+  the `jobc_schema` table; a session advisory lock makes replicas that start together
+  migrate one after the other.
+- A transaction holds one pooled connection for its duration (the thread's own, so
+  nested blocks join it); a statement outside any transaction borrows a connection in
+  autocommit mode and gives it back at once.
+- Call-tree edges come from two sides (a job that reads a content CID; a receipt that
+  says a job made it). Under READ COMMITTED two transactions adding either side at
+  once would each miss the other's row, so both take one transaction-scoped advisory
+  lock first: the second then sees what the first committed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from compiler.ir import Link
+from compiler.store import StoreError
+from compiler.store.sql import Migration, Row, SQLStore
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+MIGRATE_LOCK = 0x6A6F6263_0001
+"""Advisory lock key held while migrating ("jobc", 1)."""
+CALL_TREE_LOCK = 0x6A6F6263_0002
+"""Advisory lock key held by transactions that add call-tree edges ("jobc", 2)."""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    """
+    CREATE TABLE blocks (
+        cid  bytea PRIMARY KEY,
+        data bytea NOT NULL
+    );
+    CREATE TABLE cache (
+        namespace  text NOT NULL,
+        key        text NOT NULL,
+        value      text NOT NULL,
+        expires_at double precision,
+        PRIMARY KEY (namespace, key)
+    );
+    CREATE TABLE receipts (
+        cid     bytea PRIMARY KEY,
+        job     bytea NOT NULL,
+        node    text NOT NULL,
+        exit    integer NOT NULL,
+        outcome bytea NOT NULL,
+        seq     bigint GENERATED ALWAYS AS IDENTITY
+    );
+    CREATE INDEX receipts_by_job ON receipts (job, seq);
+    CREATE TABLE aliases (
+        namespace text NOT NULL,
+        name      text NOT NULL,
+        job       bytea NOT NULL,
+        PRIMARY KEY (namespace, name)
+    );
+    CREATE INDEX aliases_by_job ON aliases (job);
+    CREATE TABLE records (
+        cid     bytea PRIMARY KEY,
+        pass    text NOT NULL,
+        version integer NOT NULL,
+        src     bytea NOT NULL,
+        dst     bytea NOT NULL
+    );
+    CREATE INDEX records_by_src ON records (src);
+    CREATE INDEX records_by_dst ON records (dst);
+    CREATE TABLE finals (
+        cid bytea PRIMARY KEY
+    );
+    CREATE TABLE disowned (
+        pass    text NOT NULL,
+        version integer NOT NULL,
+        reason  text NOT NULL,
+        since   double precision NOT NULL,
+        PRIMARY KEY (pass, version)
+    );
+    CREATE TABLE jobs (
+        cid         bytea PRIMARY KEY,
+        determinism text NOT NULL
+    );
+    CREATE TABLE job_refs (
+        job     bytea NOT NULL,
+        place   text NOT NULL,
+        content bytea NOT NULL,
+        PRIMARY KEY (job, place)
+    );
+    CREATE INDEX job_refs_by_content ON job_refs (content, job);
+    CREATE TABLE job_awaits (
+        job      bytea NOT NULL,
+        place    text NOT NULL,
+        upstream bytea NOT NULL,
+        path     text NOT NULL,
+        PRIMARY KEY (job, place)
+    );
+    CREATE INDEX job_awaits_by_upstream ON job_awaits (upstream);
+    CREATE TABLE job_edges (
+        upstream   bytea NOT NULL,
+        downstream bytea NOT NULL,
+        PRIMARY KEY (upstream, downstream)
+    );
+    CREATE TABLE receipt_outputs (
+        receipt bytea NOT NULL,
+        path    text NOT NULL,
+        job     bytea NOT NULL,
+        content bytea NOT NULL,
+        PRIMARY KEY (receipt, path)
+    );
+    CREATE INDEX receipt_outputs_by_content ON receipt_outputs (content)
+    """,
+)
+"""Migration N (1-based) brings the schema from version N-1 to N. Append only."""
+
+COPY_AFTER = 500
+"""Batches of this many rows or more go through COPY."""
+COPY_TABLES = frozenset(("blocks", "records", "finals", "jobs", "job_refs", "receipt_outputs"))
+"""Tables whose rows may arrive by COPY (not `receipts`: its order of arrival is kept)."""
+_PLAIN_INSERT = re.compile(
+    r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES \([?, ]+\) (ON CONFLICT \([\w, ]+\) DO NOTHING)$"
+)
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def redact(url: str) -> str:
+    """A connection URL without its password, for messages and `location`."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+class PostgresStore(SQLStore):
+    """`Store` over a PostgreSQL database."""
+
+    MIGRATIONS: ClassVar[tuple[Migration, ...]] = MIGRATIONS
+    INSERT_RECEIPT: ClassVar[str] = (
+        "INSERT INTO receipts (cid, job, node, exit, outcome) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (cid) DO NOTHING"
+    )
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 30.0
+    ) -> None:
+        import psycopg_pool
+
+        self.url = url
+        self.location = redact(url)
+        self._local = threading.local()
+        self._sql_cache: dict[str, str] = {}
+        self._migrate(timeout)
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+            psycopg_pool.ConnectionPool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                kwargs={"autocommit": True},
+                name="jobc-store",
+                open=True,
+            )
+        )
+
+    # --- connections and transactions ---------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        translated = self._sql_cache.get(sql)
+        if translated is None:
+            translated = sql.replace("?", "%s").replace("BLOB_TYPE", "bytea")
+            self._sql_cache[sql] = translated
+        return translated
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as pooled:
+            yield pooled
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._connection() as conn:
+            cursor = conn.execute(self._sql(sql), params)
+            return cursor.fetchall() if cursor.description else []
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._connection() as conn:
+            conn.execute(self._sql(sql), params)
+
+    def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if not batch:
+            return
+        if len(batch) == 1:  # one round trip, without a pipeline's synchronisation
+            self._exec(sql, batch[0])
+            return
+        plain = _PLAIN_INSERT.match(sql)
+        if len(batch) >= COPY_AFTER and plain and plain.group(1) in COPY_TABLES:
+            self._copy(plain.group(1), plain.group(2), plain.group(3), batch)
+            return
+        with self._connection() as conn, conn.cursor() as cursor:
+            cursor.executemany(self._sql(sql), batch)
+
+    def _copy(self, table: str, columns: str, conflict: str, rows: list[Sequence[Any]]) -> None:
+        """Insert many rows through COPY into a temporary table, then one INSERT … SELECT
+        that keeps `ON CONFLICT` (COPY alone cannot skip rows that are there)."""
+        staging = f"staging_{table}"
+        with self.transaction():
+            conn = self._local.conn
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
+                f" ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            with conn.cursor() as cursor:
+                with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {conflict}"
+                )
+                cursor.execute(f"TRUNCATE {staging}")
+
+    def blocks(self) -> Iterator[Link]:
+        """Every stored block's CID, in CID order (streamed by a server-side cursor)."""
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="jobc_blocks") as cursor,
+        ):
+            cursor.itersize = 10_000
+            cursor.execute("SELECT cid FROM blocks ORDER BY cid")
+            for (raw,) in cursor:
+                yield Link(bytes(raw))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything inside together (nested blocks join the outer one)."""
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            self._local.depth = 1
+            try:
+                with conn.transaction():
+                    yield
+            finally:
+                self._local.conn = None
+                self._local.depth = 0
+
+    def _lock_call_tree(self) -> None:
+        self._exec("SELECT pg_advisory_xact_lock(?)", (CALL_TREE_LOCK,))
+
+    def _migrate(self, timeout: float) -> None:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(timeout)))
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot open the store {self.location}: {message}") from None
+        with conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+            try:
+                conn.execute("CREATE TABLE IF NOT EXISTS jobc_schema (version integer NOT NULL)")
+                row = conn.execute("SELECT max(version) FROM jobc_schema").fetchone()
+                version = int(row[0]) if row and row[0] is not None else 0
+                for number, migration in enumerate(self.MIGRATIONS[version:], start=version + 1):
+                    with conn.transaction():
+                        self._local.conn, self._local.depth = conn, 1
+                        try:
+                            self._apply(migration)
+                        finally:
+                            self._local.conn, self._local.depth = None, 0
+                        conn.execute("INSERT INTO jobc_schema (version) VALUES (%s)", (number,))
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+
+    def close(self) -> None:
+        """Close the pool and its connections."""
+        self._pool.close()

@@ -1,0 +1,698 @@
+"""The questions users ask of the store (DESIGN §6, §8), as a Python API.
+
+Each function takes an open `Store` and returns plain frozen dataclasses with a
+`to_json()`; the `jobc` commands of the same names print them (`compiler/cli/store.py`).
+
+- `trace(store, cid)`: the chain a CID is on, backward to the documents and forward to
+  the final jobs, as two trees.
+- `find(store, raw, name)`: compile a spec offline and find the final jobs (and their
+  receipts) that its chain led to, wherever that chain was recorded.
+- `lineage(store, cid)`: which job made a content CID (from receipts), from which
+  inputs, recursively up the call tree.
+- `refcount(store, cid)` / `most_used(store, n)`: how many final jobs use a content CID,
+  directly and through other jobs' outputs.
+- `reputation(store)`: for deterministic jobs with receipts from several nodes, how often
+  each node agrees with the majority.
+- `disown(store, "pass@version")`: stop trusting a pass version's records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from compiler.ir import Link
+from compiler.store import OutputRef, ReceiptRef, RecordRef, Store
+
+if TYPE_CHECKING:
+    from compiler.driver import Compiled, CompileOptions
+
+
+class QueryError(LookupError):
+    """A query has no answer (an unknown CID), or its argument is malformed."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def parse_cid(text: str) -> Link:
+    """A CID from the command line; raises QueryError with a hint if malformed."""
+    try:
+        return Link.parse(text.strip())
+    except ValueError:
+        raise QueryError(
+            f"{text!r} is not a CID", "write a CID such as bafyrei… or bafkrei…"
+        ) from None
+
+
+# --- trace --------------------------------------------------------------------------------
+
+Kind = Literal["document", "original", "job", "final"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One record in a trace tree, and the node it leads to."""
+
+    record: RecordRef
+    node: TraceNode
+
+
+@dataclass(frozen=True)
+class TraceNode:
+    """A CID in a trace tree: what it is, and the records on from it (or back to it)."""
+
+    cid: Link
+    kind: Kind
+    steps: tuple[Step, ...] = ()
+    seen: bool = False
+    """Already shown elsewhere in this tree (chains merge): not expanded again."""
+    receipts: int = 0
+
+    def to_json(self, direction: str) -> dict[str, Any]:
+        """The node as data; each step names its record and the node `from` or `to`."""
+        out: dict[str, Any] = {"cid": str(self.cid), "kind": self.kind}
+        if self.receipts:
+            out["receipts"] = self.receipts
+        if self.seen:
+            out["seen"] = True
+        if self.steps:
+            side = "to" if direction == "forward" else "from"
+            out["records"] = [
+                {
+                    "record": str(s.record.cid),
+                    "pass": s.record.pass_name,
+                    "version": s.record.version,
+                    **({"disowned": True} if s.record.disowned else {}),
+                    side: s.node.to_json(direction),
+                }
+                for s in self.steps
+            ]
+        return out
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The chains through a CID: back to the documents, forward to the finals."""
+
+    cid: Link
+    kind: Kind
+    backward: TraceNode
+    forward: TraceNode
+    finals: tuple[Link, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The trace as data."""
+        return {
+            "cid": str(self.cid),
+            "kind": self.kind,
+            "finals": [str(f) for f in self.finals],
+            "backward": self.backward.to_json("backward"),
+            "forward": self.forward.to_json("forward"),
+        }
+
+
+def trace(store: Store, cid: Link) -> Trace:
+    """The chain `cid` is on (any CID of it: document, original, intermediate, final)."""
+    forward = store.walk(cid, "forward")
+    backward = store.walk(cid, "backward")
+    everything = [*forward, *backward]
+    final_set = store.finals_among({cid, *(r.target for r in everything)})
+    if not everything and cid not in final_set:
+        raise QueryError(
+            f"{cid} is on no chain in the store ({store.location})",
+            "compile the spec with `jobc compile` (it stores its chain), or `jobc import` a CAR",
+        )
+    parse_sources = {r.source for r in everything if r.pass_name == "parse"}
+    parse_targets = {r.target for r in everything if r.pass_name == "parse"}
+    reached = {cid, *(r.target for r in forward if not r.disowned)}
+    finals = tuple(sorted(reached & final_set, key=lambda link: link.raw))
+    receipts: Counter[Link] = Counter(store.receipt_counts(final_set) if final_set else {})
+
+    def kind(c: Link) -> Kind:
+        if c in final_set:
+            return "final"
+        if c in parse_sources:
+            return "document"
+        if c in parse_targets:
+            return "original"
+        return "job"
+
+    def tree(root: Link, refs: list[RecordRef], direction: str) -> TraceNode:
+        by_end: dict[Link, list[RecordRef]] = defaultdict(list)
+        for r in refs:
+            by_end[r.source if direction == "forward" else r.target].append(r)
+        shown: set[Link] = set()
+
+        def node(c: Link) -> TraceNode:
+            if c in shown:
+                return TraceNode(c, kind(c), seen=True, receipts=receipts[c])
+            shown.add(c)
+            steps = []
+            for r in by_end.get(c, []):
+                # A disowned record is shown, but not followed forward.
+                nxt = r.target if direction == "forward" else r.source
+                child = (
+                    TraceNode(nxt, kind(nxt), receipts=receipts[nxt])
+                    if direction == "forward" and r.disowned
+                    else node(nxt)
+                )
+                steps.append(Step(r, child))
+            return TraceNode(c, kind(c), tuple(steps), receipts=receipts[c])
+
+        return node(root)
+
+    return Trace(
+        cid, kind(cid), tree(cid, backward, "backward"), tree(cid, forward, "forward"), finals
+    )
+
+
+# --- find ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptInfo:
+    """A receipt of a found job, and whether this node trusts its signer."""
+
+    cid: Link
+    node: str
+    exit: int
+    outputs: dict[str, Link]
+    trusted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The receipt's summary as data."""
+        return {
+            "cid": str(self.cid),
+            "node": self.node,
+            "exit": self.exit,
+            "outputs": {p: str(c) for p, c in self.outputs.items()},
+            "trusted": self.trusted,
+        }
+
+
+@dataclass(frozen=True)
+class Found:
+    """A final job the spec's chain leads to."""
+
+    cid: Link
+    via: Link
+    """The CID of this compile's chain that leads there (the furthest one)."""
+    receipts: tuple[ReceiptInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The found job as data."""
+        return {
+            "cid": str(self.cid),
+            "via": str(self.via),
+            "receipts": [r.to_json() for r in self.receipts],
+        }
+
+
+@dataclass(frozen=True)
+class FindResult:
+    """What a spec compiles to here, offline, and the finals the store knows it led to."""
+
+    name: str
+    document: Link
+    original: Link
+    compiled: Link
+    """The final CID of the offline compile (it may stop early: an image not cached)."""
+    pinned: bool
+    found: tuple[Found, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as data."""
+        return {
+            "file": self.name,
+            "document": str(self.document),
+            "original": str(self.original),
+            "compiled": str(self.compiled),
+            "pinned": self.pinned,
+            "found": [f.to_json() for f in self.found],
+        }
+
+
+def find(
+    store: Store,
+    raw: bytes,
+    name: str,
+    options: CompileOptions | None = None,
+    *,
+    trusted: Iterable[str] | None = None,
+) -> FindResult:
+    """Compile a spec offline (with `store`'s caches) and find the final jobs its chain
+    leads to: from the furthest CID of this compile's chain backward to its document,
+    every final the chain index knows for it. Raises SpecError if the spec has errors."""
+    compiled = compile_offline(store, raw, name, options)
+    return find_compiled(store, compiled, trusted=trusted)
+
+
+def compile_offline(
+    store: Store, raw: bytes, name: str, options: CompileOptions | None = None
+) -> Compiled:
+    """Compile with no network, with `store` answering the caches (and receipts)."""
+    import dataclasses
+    from pathlib import Path
+
+    from compiler.driver import CompileOptions, compile_bytes
+    from compiler.oracles.live import LiveContext, LiveOracle
+
+    options = dataclasses.replace(options or CompileOptions(), offline=True)
+    context = LiveContext(
+        base_dir=Path(name).parent if name != "<stdin>" else Path.cwd(),
+        offline=True,
+        refresh=options.refresh,
+        settings=options.settings,
+        store_location=store.location,
+        session=options.session,
+        _store=store,
+    )
+    # The oracle is not closed: the store is the caller's.
+    return compile_bytes(raw, name, options, LiveOracle(context))
+
+
+def find_compiled(
+    store: Store, compiled: Compiled, *, trusted: Iterable[str] | None = None
+) -> FindResult:
+    """`find` for a compile already made. The lookup starts from the CIDs of its chain up
+    to the first record a disowned pass version made (what follows that is suspect)."""
+    disowned = {(d.pass_name, d.version) for d in store.disowned()}
+    chain = [compiled.document]
+    for record in compiled.chain:
+        if (record.pass_name, record.version) in disowned:
+            break
+        chain.append(record.target)
+    seen: dict[Link, Link] = {}
+    for cid in reversed(chain):
+        for final in store.finals(cid):
+            seen.setdefault(final, cid)
+    trusted_set = _trusted(trusted)
+    found = tuple(
+        Found(final, via, tuple(_receipt_infos(store, final, trusted_set)))
+        for final, via in seen.items()
+    )
+    return FindResult(
+        compiled.name,
+        compiled.document,
+        compiled.original,
+        compiled.cid,
+        compiled.pinned,
+        found,
+    )
+
+
+def _trusted(trusted: Iterable[str] | None) -> frozenset[str]:
+    if trusted is not None:
+        return frozenset(trusted)
+    from compiler.runtime.receipts import trusted_nodes
+
+    return trusted_nodes()
+
+
+def _receipt_infos(store: Store, job: Link, trusted: frozenset[str]) -> list[ReceiptInfo]:
+    return [
+        ReceiptInfo(r.cid, r.node, r.exit, dict(r.outputs), r.node in trusted)
+        for r in store.receipts(job)
+    ]
+
+
+# --- lineage ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineageInput:
+    """One input of a job in a lineage: a content CID, or another job's output."""
+
+    place: str
+    content: LineageContent | None = None
+    upstream: LineageJob | None = None
+    path: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The input as data."""
+        out: dict[str, Any] = {"place": self.place}
+        if self.content is not None:
+            out["content"] = self.content.to_json()
+        if self.upstream is not None:
+            out["await"] = {"path": self.path, "job": self.upstream.to_json()}
+        return out
+
+
+@dataclass(frozen=True)
+class LineageJob:
+    """A job in a lineage: its inputs, each traced further up."""
+
+    cid: Link
+    inputs: tuple[LineageInput, ...] = ()
+    seen: bool = False
+    known: bool = True
+    """Whether the store holds the job (else its inputs are unknown)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as data."""
+        out: dict[str, Any] = {"cid": str(self.cid)}
+        if self.seen:
+            out["seen"] = True
+        elif not self.known:
+            out["known"] = False
+        else:
+            out["inputs"] = [i.to_json() for i in self.inputs]
+        return out
+
+
+@dataclass(frozen=True)
+class Made:
+    """A receipt's claim that a job made a content CID."""
+
+    output: OutputRef
+    job: LineageJob
+
+    def to_json(self) -> dict[str, Any]:
+        """The claim as data."""
+        o = self.output
+        return {
+            "receipt": str(o.receipt),
+            "node": o.node,
+            "exit": o.exit,
+            "path": o.path,
+            "job": self.job.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class LineageContent:
+    """A content CID in a lineage and the jobs receipts say made it (none: source data)."""
+
+    cid: Link
+    made_by: tuple[Made, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The content node as data."""
+        out: dict[str, Any] = {"cid": str(self.cid)}
+        if self.made_by:
+            out["made_by"] = [m.to_json() for m in self.made_by]
+        return out
+
+
+def lineage(store: Store, cid: Link, *, depth: int = 64) -> LineageContent:
+    """Which jobs made `cid` (from receipts), from which inputs, recursively (up to `depth`
+    jobs deep). A job met twice is shown once and marked `seen` after."""
+    shown: set[Link] = set()
+
+    def content(c: Link, level: int) -> LineageContent:
+        if level >= depth:
+            return LineageContent(c)
+        made = [Made(o, job(o.job, level + 1)) for o in store.makers(c)]
+        return LineageContent(c, tuple(made))
+
+    def job(j: Link, level: int) -> LineageJob:
+        if j in shown:
+            return LineageJob(j, seen=True)
+        shown.add(j)
+        if store.determinism(j) is None:
+            return LineageJob(j, known=False)
+        inputs: list[LineageInput] = [
+            LineageInput(ref.place, content=content(ref.content, level))
+            for ref in store.content_refs(j)
+        ]
+        inputs += [
+            LineageInput(a.place, upstream=job(a.upstream, level + 1), path=a.path)
+            for a in store.awaits(j)
+        ]
+        inputs.sort(key=lambda i: i.place)
+        return LineageJob(j, tuple(inputs))
+
+    return content(cid, 0)
+
+
+def lineage_graph(
+    root: LineageContent,
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The lineage as a graph: nodes (id, kind `content`|`job`, CID) and edges (from, to,
+    label), for drawing."""
+    nodes: dict[str, tuple[str, str, str]] = {}
+    edges: dict[tuple[str, str, str], None] = {}
+
+    def add_content(c: LineageContent) -> str:
+        key = f"c_{c.cid}"
+        nodes.setdefault(key, (key, "content", str(c.cid)))
+        for made in c.made_by:
+            edges[(add_job(made.job), key, made.output.path)] = None
+        return key
+
+    def add_job(j: LineageJob) -> str:
+        key = f"j_{j.cid}"
+        nodes.setdefault(key, (key, "job", str(j.cid)))
+        for inp in j.inputs:
+            label = place_label(inp.place)
+            if inp.content is not None:
+                edges[(add_content(inp.content), key, label)] = None
+            elif inp.upstream is not None:
+                edges[(add_job(inp.upstream), key, f"{inp.path} → {label}")] = None
+        return key
+
+    add_content(root)
+    return list(nodes.values()), list(edges)
+
+
+def place_label(place: str) -> str:
+    """`/inputs//data` → `/data`; `/task/module` → `module`."""
+    if place.startswith("/inputs/"):
+        return place[len("/inputs/") :]
+    return place.removeprefix("/task/")
+
+
+def _short(cid: str) -> str:
+    return f"{cid[:10]}…{cid[-6:]}" if len(cid) > 20 else cid
+
+
+def render_dot(root: LineageContent) -> str:
+    """The lineage in Graphviz's dot language: jobs as boxes, content as ellipses."""
+    nodes, edges = lineage_graph(root)
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="monospace"];']
+    for key, kind, cid in nodes:
+        shape = "box" if kind == "job" else "ellipse"
+        label = ("job " if kind == "job" else "") + _short(cid)
+        lines.append(f'  "{key}" [shape={shape}, label="{label}", tooltip="{cid}"];')
+    for a, b, label in edges:
+        lines.append(f'  "{a}" -> "{b}" [label="{_dot_escape(label)}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_mermaid(root: LineageContent) -> str:
+    """The lineage as a Mermaid flowchart: jobs as boxes, content as rounded nodes."""
+    nodes, edges = lineage_graph(root)
+    lines = ["flowchart LR"]
+    for key, kind, cid in nodes:
+        text = ("job " if kind == "job" else "") + _short(cid)
+        lines.append(f'  {key}["{text}"]' if kind == "job" else f'  {key}(["{text}"])')
+    for a, b, label in edges:
+        lines.append(f'  {a} -->|"{_mermaid_escape(label)}"| {b}')
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_escape(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")
+
+
+# --- refcount -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refcount:
+    """How many final jobs use a content CID."""
+
+    cid: Link
+    direct: int
+    total: int
+    """Direct users and every job downstream of them (through outputs and awaits)."""
+
+    @property
+    def indirect(self) -> int:
+        """Jobs that use it only through other jobs' outputs."""
+        return self.total - self.direct
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts as data."""
+        return {
+            "cid": str(self.cid),
+            "direct": self.direct,
+            "indirect": self.indirect,
+            "total": self.total,
+        }
+
+
+def refcount(store: Store, cid: Link) -> Refcount:
+    """How many final jobs use `cid`: directly, and through other jobs' outputs."""
+    direct, total = store.refcount(cid)
+    return Refcount(cid, direct, total)
+
+
+def most_used(store: Store, limit: int) -> list[Refcount]:
+    """The `limit` content CIDs read directly by the most final jobs, with their counts."""
+    return [refcount(store, cid) for cid, _ in store.most_used(limit)]
+
+
+# --- reputation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A job on which a node's receipt differs from the majority's."""
+
+    job: Link
+    receipt: Link
+    majority: tuple[Link, ...]
+    """Receipts (one per node) of the majority."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The disagreement as data."""
+        return {
+            "job": str(self.job),
+            "receipt": str(self.receipt),
+            "majority": [str(r) for r in self.majority],
+        }
+
+
+@dataclass(frozen=True)
+class NodeReputation:
+    """How often a node's receipts agree with the majority of nodes."""
+
+    node: str
+    agreed: int
+    disagreed: tuple[Disagreement, ...]
+    undecided: int
+    """Jobs it ran where no outcome had a majority (a tie)."""
+
+    @property
+    def compared(self) -> int:
+        """Jobs with a majority that this node ran."""
+        return self.agreed + len(self.disagreed)
+
+    @property
+    def score(self) -> float:
+        """Agreements over comparisons (1.0 when never compared)."""
+        return self.agreed / self.compared if self.compared else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The node's record as data."""
+        return {
+            "node": self.node,
+            "compared": self.compared,
+            "agreed": self.agreed,
+            "disagreed": len(self.disagreed),
+            "undecided": self.undecided,
+            "score": round(self.score, 6),
+            "disagreements": [d.to_json() for d in self.disagreed],
+        }
+
+
+@dataclass(frozen=True)
+class Reputation:
+    """Every node's agreement with the majority, over the jobs several nodes ran."""
+
+    jobs: int
+    """Deterministic jobs with receipts from two nodes or more."""
+    nodes: tuple[NodeReputation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The reputation table as data."""
+        return {"jobs": self.jobs, "nodes": [n.to_json() for n in self.nodes]}
+
+
+def reputation(store: Store, node: str | None = None) -> Reputation:
+    """For `strict` and `unordered` jobs with receipts from two nodes or more: which
+    outcome (exit code, outputs, stdout) most nodes report, and for each node how often
+    it reports that. A node counts once per job (its latest receipt). A tie has no
+    majority: the job is `undecided` for the nodes that ran it. `node` keeps one row."""
+    jobs = store.contested_jobs()
+    by_job: dict[Link, dict[str, ReceiptRef]] = defaultdict(dict)
+    for ref in store.receipt_refs(jobs):
+        by_job[ref.job][ref.node] = ref  # oldest first: the latest wins
+    agreed: Counter[str] = Counter()
+    undecided: Counter[str] = Counter()
+    disagreed: dict[str, list[Disagreement]] = defaultdict(list)
+    for job, latest in by_job.items():
+        votes = Counter(r.outcome for r in latest.values())
+        (top, top_votes), *rest = votes.most_common()
+        if rest and rest[0][1] == top_votes:
+            for n in latest:
+                undecided[n] += 1
+            continue
+        majority = tuple(sorted((r.cid for r in latest.values() if r.outcome == top), key=_raw))
+        for n, r in latest.items():
+            if r.outcome == top:
+                agreed[n] += 1
+            else:
+                disagreed[n].append(Disagreement(job, r.cid, majority))
+    names = sorted({*agreed, *undecided, *disagreed})
+    if node is not None:
+        names = [n for n in names if n == node]
+    rows = [NodeReputation(n, agreed[n], tuple(disagreed[n]), undecided[n]) for n in names]
+    rows.sort(key=lambda r: (-r.score, -r.compared, r.node))
+    return Reputation(len(by_job), tuple(rows))
+
+
+def _raw(link: Link) -> bytes:
+    return link.raw
+
+
+# --- disown -------------------------------------------------------------------------------
+
+_PASS_VERSION = re.compile(r"^([a-z][a-z0-9-]*)@([0-9]+)$")
+
+
+def parse_pass_version(text: str) -> tuple[str, int]:
+    """`resolve-images@1` → ("resolve-images", 1); raises QueryError if malformed."""
+    m = _PASS_VERSION.match(text.strip())
+    if not m:
+        raise QueryError(
+            f"{text!r} is not PASS@VERSION", "write e.g. resolve-images@1 (see `jobc explain`)"
+        )
+    return m.group(1), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class DisownResult:
+    """What disowning a pass version affected."""
+
+    pass_name: str
+    version: int
+    records: int
+    """Stored records the pass version made (no longer followed)."""
+    current: bool
+    """Whether this jobc's own pass is that version (its compiles would make more)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as data."""
+        return {
+            "pass": self.pass_name,
+            "version": self.version,
+            "records": self.records,
+            "current": self.current,
+        }
+
+
+def disown(store: Store, which: str, reason: str = "") -> DisownResult:
+    """Mark the records of `pass@version` untrusted: `find`, `trace` forward and the
+    chain index stop following them (like Bazel's salt, without changing any CID)."""
+    from compiler.passes import PARSE, PARSE_VERSION, PASSES
+
+    name, version = parse_pass_version(which)
+    cls = PASSES.get(name)
+    current = (cls is not None and cls.version == version) or (
+        name == PARSE and version == PARSE_VERSION
+    )
+    records = store.disown(name, version, reason)
+    return DisownResult(name, version, records, current)
