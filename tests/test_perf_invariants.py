@@ -3,7 +3,7 @@
 jobc takes shortcuts on its hot path (bench/compile.py measures them): a one-pass reader
 for clean jobspec/1 documents, pointer-free checks ahead of the ones that report, Python's
 C JSON decoder ahead of the lark parser that knows positions, a normalize pass that hands
-back its input when nothing changes, cached image references and CID strings, records
+back its input when nothing changes, cached image references and CID prefixes, records
 rendered without building their maps. Each test runs both ways on the same inputs and
 compares the results exactly: types included (`True == 1` in Python, not in a job's
 identity) and the order of maps (it shows in the compiled document).
@@ -709,7 +709,7 @@ def test_cached_image_references_match_uncached() -> None:
         assert run(imageref.normalize) == run(imageref.normalize.__wrapped__)
 
 
-def test_cached_cid_text_matches_the_encoder() -> None:
+def test_cid_text_matches_the_encoder() -> None:
     for link in _LINKS * 2:
         if link.version == 0:
             expected = libipld.encode_multibase("z", link.raw)[1:]
