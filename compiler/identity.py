@@ -14,9 +14,7 @@ everything else (tests/test_identity_differential.py checks thousands of values)
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -91,6 +89,8 @@ class _DagJsonRender(_Render):
         return {"/": str(link)}
 
     def raw(self, data: bytes) -> Any:
+        import base64  # here: byte strings are rare in identity (`jobc cid` is measured)
+
         return {"/": {"bytes": base64.b64encode(data).decode().rstrip("=")}}
 
 
@@ -493,6 +493,8 @@ def block_links(block: bytes) -> list[Link]:
 
 def dag_json_dumps(tree: Any, *, indent: int | None = None) -> str:
     """Serialise DAG-JSON data forms; canonical (sorted keys, no spaces) unless `indent`."""
+    import json  # here: `jobc cid` writes no DAG-JSON
+
     if indent is None:
         return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(tree, sort_keys=True, indent=indent, ensure_ascii=False)
@@ -506,6 +508,8 @@ def from_dag_json(obj: Any) -> Value:
             if isinstance(inner, str):
                 return Link.parse(inner)
             if isinstance(inner, Mapping) and set(inner) == {"bytes"}:
+                import base64
+
                 text = str(inner["bytes"])
                 return base64.b64decode(text + "=" * (-len(text) % 4))
         return FrozenMap({str(k): from_dag_json(v) for k, v in obj.items()})

@@ -29,7 +29,6 @@ with a warning, or an error under `--strict`.
 from __future__ import annotations
 
 import functools
-import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -384,6 +383,8 @@ class _JobspecReader(Reader):
                 source = ""
             elif "text" in m:
                 text = self.string(m["text"], child(p, "text"), f"inputs[{i}].text")
+                import urllib.parse  # here: few specs have inline text
+
                 source = "data:," + urllib.parse.quote(text, safe="")
             elif "source" in m:
                 source = self.input_source(m["source"], child(p, "source"), i)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from compiler import sources, unixfs
+from compiler import sources
 from compiler.diagnostics import Diagnostic, Severity, SpecError, error, warning
 from compiler.ir import (
     Content,
@@ -99,6 +99,8 @@ def _resolve(source: str, kind: sources.Kind, oracle: Oracle) -> tuple[Link, Fac
     if kind == "ipfs":
         return sources.ipfs_cid(source), None
     if kind == "data":
+        from compiler import unixfs  # here: most compiles hash no data: URI
+
         return Link(unixfs.file_entry(sources.data_bytes(source)).cid), None
     if kind == "other":
         scheme = source.partition(":")[0]
