@@ -146,19 +146,16 @@ class Link:
     def __str__(self) -> str:
         # Not cached: encoding 36 bytes costs less than looking them up in a cache big
         # enough to matter (measured: an LRU cache here made compiles 5% slower).
-        return _cid_text(self.raw)
+        raw = self.raw
+        text: str
+        if raw[:2] == b"\x12\x20" and len(raw) == 34:  # CIDv0: base58btc, no multibase prefix
+            text = libipld.encode_multibase("z", raw)
+            return text[1:]
+        text = libipld.encode_multibase("b", raw)
+        return text
 
     def __repr__(self) -> str:
         return f"Link({self})"
-
-
-def _cid_text(raw: bytes) -> str:
-    text: str
-    if raw[:2] == b"\x12\x20" and len(raw) == 34:  # CIDv0: base58btc, no multibase prefix
-        text = libipld.encode_multibase("z", raw)
-        return text[1:]
-    text = libipld.encode_multibase("b", raw)
-    return text
 
 
 @functools.lru_cache(maxsize=256)

@@ -238,7 +238,7 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
 
 def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
     """The tree, and whether it is plain (`SourceDocument.plain`): what orjson read is."""
-    if not text.strip():
+    if not text or text.isspace():  # `not text.strip()`, without copying the text
         raise SpecError(
             error(
                 "the document is empty",
