@@ -421,6 +421,30 @@ def heavy_imports(jobc_script: Path, spec: Path, env: dict[str, str]) -> list[st
 # --- report -------------------------------------------------------------------------------
 
 
+def interpreter() -> str:
+    """Which Python runs the measurements: the figures depend on it. A CPython that runs
+    from the libpython shared library (pyenv's default build) is markedly slower than one
+    with the interpreter linked in and profile-optimised (Debian's /usr/bin/python3)."""
+    import platform
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            shared = any("libpython" in line for line in maps)
+        linked = "from the libpython shared library" if shared else "libpython linked in"
+    except OSError:
+        linked = "linking unknown"
+    impl = platform.python_implementation()
+    return f"{impl} {platform.python_version()} ({sys.executable}; {linked})"
+
+
+def load_average() -> str:
+    """The 1-minute load average (other work on the machine slows every figure)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -436,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Requirement:")
     print(f'  "{REQUIREMENT}"')
+    print()
+    print(f"interpreter: {interpreter()}")
+    print(f"load average at the start: {load_average()}")
     print()
 
     specs = generate_specs(args.n, args.seed)
@@ -547,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         "(the target is for bytecode cached, as pip leaves an installed jobc; the work\n"
         " tree may run with PYTHONDONTWRITEBYTECODE=1, which compiles every module each run)"
     )
+    print()
+    print(f"load average at the end: {load_average()}")
     return 0
 
 

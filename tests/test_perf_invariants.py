@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import libipld
 import pytest
@@ -664,6 +664,48 @@ def test_normalize_hands_back_its_input_exactly_when_nothing_changes() -> None:
         assert (new is job) == (rebuilt == job), job
         again, _ = n(new, Oracle())
         assert again is new  # idempotent, and the second run builds nothing
+
+
+# --- passes with nothing to do -----------------------------------------------------------------
+
+
+def test_every_pass_hands_back_a_job_it_has_nothing_left_to_do_for() -> None:
+    """The driver skips hashing and recording only for the very same object, so a pass run
+    again on the job a compile ended with (offline: no oracle answers) must hand it back."""
+    finals = list(_jobs())[1::2]
+    assert len(finals) > 100
+    for pass_ in default_pipeline():
+        for job in finals:
+            new, facts = pass_(job, Oracle())
+            assert new is job, (pass_.name, job)
+            assert facts == [], (pass_.name, job)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NothingToDo:
+    name: ClassVar[str] = "nothing-to-do"
+    version: ClassVar[int] = 1
+
+    def __call__(self, job: Any, oracle: Oracle) -> tuple[Any, list[Any]]:
+        return job, []
+
+
+def test_a_pass_that_hands_back_its_input_costs_no_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed = []
+    real = identity.job_cid_and_dag_json
+
+    def counting(job: Any) -> Any:
+        hashed.append(job)
+        return real(job)
+
+    monkeypatch.setattr(identity, "job_cid_and_dag_json", counting)
+    name, raw = next((n, r) for n, r in CORPUS if n.startswith("clean"))
+    c = compile_bytes(raw, name, CompileOptions(passes=(_NothingToDo(),) * 3))
+    assert hashed == [c.original_job]
+    assert [r.pass_name for r in c.chain] == ["parse"]
+    assert c.job is c.original_job
 
 
 def _paths(rng: random.Random) -> Iterator[str]:
