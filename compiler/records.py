@@ -28,8 +28,9 @@ class Record:
     source: Link
     target: Link
     facts: tuple[Fact, ...] = ()
-    _cid: Link | None = field(default=None, compare=False, repr=False)
-    """The CID once computed (a cache: set once, never part of the record's value)."""
+    _cid: Link | None = field(default=None, init=False, compare=False, repr=False)
+    """The CID once computed (a cache: set once, never part of the record's value; not an
+    argument, so `dataclasses.replace` never carries it over to other fields)."""
 
     @classmethod
     def make(

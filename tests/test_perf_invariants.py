@@ -621,6 +621,15 @@ def test_records_written_out_match_their_maps() -> None:
         )
 
 
+def test_a_records_cached_cid_stays_with_its_fields() -> None:
+    record = Record("x", 1, *_LINKS[:2])
+    first = record.cid
+    assert record.cid is first  # computed once
+    changed = dataclasses.replace(record, version=2)
+    assert changed.cid == identity.value_cid(changed.to_value()) != first
+    assert changed == Record("x", 2, *_LINKS[:2])
+
+
 def test_map_cid_is_value_cid_of_the_map() -> None:
     for value in _VALUES:
         fields = {"b": value, "a": 1}
