@@ -8,8 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages jobc needs: skopeo resolves image tags (resolve-images); tests and the
 # demo run docker-registry on 127.0.0.1 with images built offline (tests/localregistry.py).
+# The lower pass compiles Rust (rustc, its wasm32-wasi std, lld) and C (clang, wasi-libc,
+# clang's wasm32 builtins) to WASM, inside a bubblewrap sandbox (docs/runtime.md).
 # postgresql: the store's second backend; tests run their own cluster (tests/localpostgres.py).
-APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry postgresql
+APT_PACKAGES := python3 python3-venv python3-dev build-essential skopeo docker-registry \
+  rustc libstd-rust-dev-wasm32 lld clang wasi-libc libclang-rt-14-dev-wasm32 bubblewrap \
+  postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv js demo test lint typecheck pytest fast bench clean
@@ -45,16 +49,21 @@ $(BIN)/jobc: pyproject.toml
 
 venv: $(BIN)/jobc
 
-# The main job: compile every bundled example, print its CIDs and chain. Image tags are
-# resolved against a local registry (127.0.0.1, a free port) that holds small images built
-# offline under the examples' names, so the demo needs no internet.
+# The main job: compile every bundled example, print its CIDs and chain, and run the Rust,
+# C and WAT ones. Image tags are resolved against a local registry (127.0.0.1, a free
+# port) that holds small images built offline under the examples' names, so the demo
+# needs no internet.
 demo: setup
 	@$(BIN)/python -m tests.localregistry run -- bash -c '\
 	  for f in examples/*.yaml examples/*.json; do \
 	    echo "== $$f"; \
 	    $(BIN)/jobc explain "$$f" || exit 1; \
 	  done; \
-	  echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json'
+	  echo; echo "final CIDs:"; $(BIN)/jobc cid examples/*.yaml examples/*.json; \
+	  for f in examples/rust-word-count.yaml examples/c-crc32-tool.yaml examples/wasm-wat-uppercase.yaml; do \
+	    echo; echo "== jobc run $$f (twice: the second reuses the receipt)"; \
+	    $(BIN)/jobc run "$$f" && $(BIN)/jobc run "$$f" >/dev/null || exit 1; \
+	  done'
 
 lint: venv
 	$(BIN)/ruff check compiler tests bench
@@ -88,6 +97,7 @@ fast: venv
 bench: venv js
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hash.py
+	$(BIN)/python bench/run.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/store.py
 

@@ -9,12 +9,15 @@ job CID. `replay` re-runs a chain from its facts alone and checks every CID.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import identity
 from compiler.identity import from_dag_json, value_dag_json
 from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact
+
+if TYPE_CHECKING:
+    from compiler.oracles import Oracle
 
 RECORD_VERSION = 1
 
@@ -141,14 +144,18 @@ class Check:
     detail: str = ""
 
 
-def replay(original_job: Any, chain: tuple[Record, ...]) -> list[Check]:
+def replay(
+    original_job: Any, chain: tuple[Record, ...], *, rebuild: Oracle | None = None
+) -> list[Check]:
     """Re-run every recorded pass from its facts alone and check each CID it reaches.
 
     `original_job` is the job right after parsing; the parse record itself is checked
-    by the caller (it needs the document's bytes).
+    by the caller (it needs the document's bytes). With `rebuild` (a live oracle), the
+    `lower` records are re-run against it instead of their facts: the compiler runs
+    again, and the module it makes must be the recorded one, byte for byte.
     """
     from compiler.diagnostics import SpecError
-    from compiler.oracles import OracleUnavailable, RecordedOracle
+    from compiler.oracles import OracleError, OracleUnavailable, RecordedOracle
     from compiler.passes import PASSES
 
     checks: list[Check] = []
@@ -169,12 +176,23 @@ def replay(original_job: Any, chain: tuple[Record, ...]) -> list[Check]:
                 )
             )
             return checks
-        oracle = RecordedOracle(record.facts)
+        rebuilding = rebuild is not None and record.pass_name == REBUILT_PASS
+        oracle = rebuild if rebuild is not None and rebuilding else RecordedOracle(record.facts)
         try:
             new, facts = cls()(job, oracle)
-        except (SpecError, OracleUnavailable) as exc:
-            checks.append(Check(False, label, f"replay failed: {exc}"))
+        except (SpecError, OracleUnavailable, OracleError) as exc:
+            what = "rebuild" if rebuilding else "replay"
+            checks.append(Check(False, label, f"{what} failed: {exc}"))
             return checks
+        if rebuilding:
+            check = _rebuilt(label, record, facts)
+            if check.ok and identity.job_cid(new) != record.target:
+                check = Check(False, label, f"rebuild gives {identity.job_cid(new)}")
+            checks.append(check)
+            if not check.ok:
+                return checks
+            job = new
+            continue
         got = identity.job_cid(new)
         if got != record.target:
             checks.append(Check(False, label, f"replay gives {got}"))
@@ -185,3 +203,46 @@ def replay(original_job: Any, chain: tuple[Record, ...]) -> list[Check]:
         checks.append(Check(True, label, "replayed from its facts"))
         job = new
     return checks
+
+
+REBUILT_PASS = "lower"
+"""The pass `replay(rebuild=…)` runs again for real: the one whose facts are builds."""
+
+
+def _rebuilt(label: str, record: Record, facts: list[Fact]) -> Check:
+    """Compare a lowering done again with its record: the module bytes must agree."""
+    if len(facts) != len(record.facts):
+        found, wanted = len(facts), len(record.facts)
+        return Check(False, label, f"rebuild gives {found} facts, the record {wanted}")
+    pairs = zip(sorted(facts, key=_source), sorted(record.facts, key=_source), strict=True)
+    other_toolchain = ""
+    for got, want in pairs:
+        if got.get("source") != want.get("source"):
+            return Check(False, label, "rebuild lowered another source than the record")
+        module, toolchain = str(got.get("module")), str(got.get("toolchain"))
+        if got.get("toolchain") != want.get("toolchain"):
+            other_toolchain = toolchain
+        if got.get("module") == want.get("module"):
+            continue
+        if other_toolchain:
+            return Check(
+                False,
+                label,
+                f"rebuilt with another toolchain ({toolchain}, the record's is "
+                f"{want.get('toolchain')!s}): it gives the module {module}, so the recorded "
+                "one cannot be checked here",
+            )
+        return Check(
+            False,
+            label,
+            f"NOT reproducible: the same source and toolchain give the module {module}, "
+            f"the record says {want.get('module')!s}",
+        )
+    if other_toolchain:
+        detail = f"rebuilt: the same module bytes, from another toolchain ({other_toolchain})"
+        return Check(True, label, detail)
+    return Check(True, label, "rebuilt: the compiler gives the recorded module, byte for byte")
+
+
+def _source(f: Fact) -> bytes:
+    return identity.encode_value(f.get("source"))

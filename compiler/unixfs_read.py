@@ -2,25 +2,47 @@
 
 `compiler/unixfs.py` makes the blocks (and is where content hashing is defined); this
 reads them, for what walks content in the store: a CAR export `--with-content` follows
-every link, `resolve-awaits` finds a path inside an output directory, reputation
-compares `unordered` outputs by their lines. Only the two protobuf messages are read
-(dag-pb's PBNode/PBLink, UnixFS's Data), as the dag-pb spec lays them out.
+every link, `resolve-awaits` finds a path inside an output directory, the runner writes
+a job's inputs (and a memoized job's outputs) back to disk, reputation and `jobc run
+--rerun` compare `unordered` outputs by their lines. Only the two protobuf messages are
+read (dag-pb's PBNode/PBLink, UnixFS's Data), as the dag-pb spec lays them out.
+
+The checked readers (`read_node`, `file_chunks`) check every block against its CID and
+raise `BlockMissing` or `UnixFSError`; the lenient ones (`read_file`, `directory`,
+`resolve`) answer None when something is not at hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 RAW = 0x55
 DAG_PB = 0x70
+
+# UnixFS Data.Type (a `raw` leaf reads as KIND_RAW too)
+KIND_RAW = 0
+KIND_DIRECTORY = 1
+KIND_FILE = 2
+KIND_SYMLINK = 4
+KIND_HAMT = 5
 
 GetBlock = Callable[[bytes], "bytes | None"]
 """Gives a block's bytes by binary CID, or None when it is not at hand."""
 
 
 class UnixFSError(ValueError):
-    """A block that is not the dag-pb or UnixFS message it should be."""
+    """A block that is not the dag-pb or UnixFS message it should be (or not what its
+    CID says)."""
+
+
+class BlockMissing(LookupError):
+    """A block needed to read content is not at hand."""
+
+    def __init__(self, cid: bytes) -> None:
+        super().__init__(cid)
+        self.cid = cid
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +62,18 @@ class PBNode:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A content block read back: its UnixFS type, links and data (a `raw` leaf: type
+    KIND_RAW, its bytes as data)."""
+
+    kind: int
+    links: tuple[PBLink, ...]
+    data: bytes
+    fanout: int = 0
+    """A HAMT shard's buckets (256 as kubo builds them); 0 for anything else."""
+
+
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """The unsigned varint at `pos` in `buf`, and the position after it."""
     value = shift = 0
@@ -55,7 +89,8 @@ def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 
 
 def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    """The (field number, value) pairs of a protobuf message (varints and byte strings)."""
+    """The (field number, value) pairs of a protobuf message (varints and byte strings;
+    fixed-width fields, which dag-pb does not use, are skipped)."""
     out: list[tuple[int, int | bytes]] = []
     pos = 0
     while pos < len(buf):
@@ -70,6 +105,10 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
                 raise UnixFSError("a field runs past the end of the block")
             out.append((number, buf[pos : pos + length]))
             pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+            if pos > len(buf):
+                raise UnixFSError("a field runs past the end of the block")
         else:
             raise UnixFSError(f"unexpected protobuf wire type {wire}")
     return out
@@ -111,52 +150,117 @@ def links(cid: bytes, block: bytes) -> list[bytes]:
     return [link.cid for link in decode_node(block).links]
 
 
-def _unixfs(node: PBNode) -> tuple[int, bytes]:
-    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard) and data."""
-    kind, data = -1, b""
+def _unixfs(node: PBNode) -> tuple[int, bytes, int]:
+    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard), data and
+    fanout (HAMT shards only, else 0)."""
+    kind, data, fanout = -1, b"", 0
     for number, value in _fields(node.data):
         if number == 1 and isinstance(value, int):
             kind = value
         elif number == 2 and isinstance(value, bytes):
             data = value
-    return kind, data
+        elif number == 6 and isinstance(value, int):
+            fanout = value
+    return kind, data, fanout
+
+
+# --- checked reading ------------------------------------------------------------------------
+
+
+def read_block(cid: bytes, get: GetBlock) -> bytes:
+    """The block of `cid`, checked against it (sha2-256 CIDs only)."""
+    block = get(cid)
+    if block is None:
+        raise BlockMissing(cid)
+    if cid[:2] == b"\x12\x20" and len(cid) == 34:
+        digest = cid[2:]
+    elif cid[:1] == b"\x01" and cid[2:4] == b"\x12\x20" and len(cid) == 36:
+        digest = cid[4:]
+    else:
+        raise UnixFSError("only sha2-256 CIDs are read")
+    if hashlib.sha256(block).digest() != digest:
+        raise UnixFSError("a block does not hash to its CID")
+    return block
+
+
+def read_node(cid: bytes, get: GetBlock) -> Node:
+    """What `cid` is: a `raw` leaf, or a dag-pb node with its UnixFS type and data."""
+    codec = codec_of(cid)
+    block = read_block(cid, get)
+    if codec == RAW:
+        return Node(KIND_RAW, (), block)
+    if codec != DAG_PB:
+        raise UnixFSError(f"codec 0x{codec:x} is not UnixFS content")
+    node = decode_node(block)
+    kind, data, fanout = _unixfs(node)
+    if kind < 0:
+        raise UnixFSError("a dag-pb node without UnixFS data")
+    return Node(kind, node.links, data, fanout)
+
+
+def file_chunks(cid: bytes, get: GetBlock, node: Node | None = None) -> Iterator[bytes]:
+    """The bytes of a file, chunk by chunk, in order (memory stays flat)."""
+    node = node if node is not None else read_node(cid, get)
+    if node.kind not in (KIND_RAW, KIND_FILE):
+        raise UnixFSError("not a file")
+    if node.data:
+        yield node.data
+    for link in node.links:
+        yield from file_chunks(link.cid, get)
+
+
+def directory_links(node: Node, get: GetBlock) -> list[tuple[str, bytes]]:
+    """(name, CID) of each entry of a directory, sorted by name bytes: a plain directory
+    node, or a HAMT shard with its sub-shards (read through `get`)."""
+    if node.kind == KIND_DIRECTORY:
+        found = [(link.name, link.cid) for link in node.links]
+    elif node.kind == KIND_HAMT:
+        found = list(_hamt_entries(node, get))
+    else:
+        raise UnixFSError("not a directory")
+    for name, _ in found:
+        if not name or "/" in name or name in (".", ".."):
+            raise UnixFSError(f"a directory entry named {name!r}")
+    return sorted(found, key=lambda e: e[0].encode("utf-8", "surrogateescape"))
+
+
+def _hamt_entries(node: Node, get: GetBlock) -> Iterator[tuple[str, bytes]]:
+    """A HAMT shard's entries: each link's name is its bucket in hex (two digits for 256
+    buckets), then the entry's name; a link named by its bucket alone is a sub-shard."""
+    if node.fanout < 2 or node.fanout & (node.fanout - 1):
+        raise UnixFSError(f"a HAMT shard with a fanout of {node.fanout}")
+    width = len(f"{node.fanout - 1:X}")
+    for link in node.links:
+        if len(link.name) < width:
+            raise UnixFSError(f"a HAMT link named {link.name!r}")
+        name = link.name[width:]
+        if name:
+            yield name, link.cid
+            continue
+        shard = read_node(link.cid, get)
+        if shard.kind != KIND_HAMT:
+            raise UnixFSError("a HAMT bucket that is neither an entry nor a shard")
+        yield from _hamt_entries(shard, get)
+
+
+# --- lenient reading ------------------------------------------------------------------------
 
 
 def read_file(cid: bytes, get: GetBlock) -> bytes | None:
     """A file's bytes, or None when a block is missing or `cid` is not a file."""
-    block = get(cid)
-    if block is None:
+    try:
+        return b"".join(file_chunks(cid, get))
+    except (BlockMissing, UnixFSError):
         return None
-    if codec_of(cid) == RAW:
-        return block
-    if codec_of(cid) != DAG_PB:
-        return None
-    node = decode_node(block)
-    kind, data = _unixfs(node)
-    if kind not in (0, 2):  # Raw or File
-        return None
-    parts = [data]
-    for link in node.links:
-        part = read_file(link.cid, get)
-        if part is None:
-            return None
-        parts.append(part)
-    return b"".join(parts)
 
 
 def directory(cid: bytes, get: GetBlock) -> dict[str, bytes] | None:
-    """A plain directory's entries (name → binary CID), or None when its block is missing,
-    it is not a directory, or it is a HAMT shard (whose names are spread over blocks)."""
-    if codec_of(cid) != DAG_PB:
+    """A directory's entries (name → binary CID), or None when a block is missing or it is
+    not a directory (a HAMT shard's entries are gathered from its sub-shards)."""
+    try:
+        return dict(directory_links(read_node(cid, get), get))
+    except (BlockMissing, UnixFSError):
         return None
-    block = get(cid)
-    if block is None:
-        return None
-    node = decode_node(block)
-    kind, _ = _unixfs(node)
-    if kind != 1:
-        return None
-    return {link.name: link.cid for link in node.links}
 
 
 def resolve(cid: bytes, path: str, get: GetBlock) -> bytes | None:

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from compiler import identity
 from compiler.emitters.compiled import CompiledDocument
 from compiler.passes import PARSE
 from compiler.records import Check, replay
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from compiler.oracles import Oracle
+    from compiler.oracles.live import LiveOracle
+
 
 def verify_document(
-    doc: CompiledDocument, spec: bytes | None = None, spec_name: str = ""
+    doc: CompiledDocument,
+    spec: bytes | None = None,
+    spec_name: str = "",
+    *,
+    rebuild: Oracle | None = None,
 ) -> list[Check]:
-    """Every check `jobc verify` makes, in order; the document is verified if all pass."""
+    """Every check `jobc verify` makes, in order; the document is verified if all pass.
+    With `rebuild` (see `rebuild_oracle`), lowering runs again and must give the
+    recorded modules."""
     checks: list[Check] = []
     chain = doc.chain
     if not chain:
@@ -68,8 +82,24 @@ def verify_document(
     if spec is not None:
         checks.extend(_check_spec(doc, spec, spec_name))
     if all(c.ok for c in checks):
-        checks.extend(replay(doc.original_job, chain))
+        checks.extend(replay(doc.original_job, chain, rebuild=rebuild))
     return checks
+
+
+def rebuild_oracle(doc: CompiledDocument, base_dir: Path, store: str | None = None) -> LiveOracle:
+    """A live oracle that lowers again with no memo: sources come from the store, or from
+    the places the document lists (relative to `base_dir`, the spec's folder). Close it."""
+    from compiler.oracles.live import LiveContext, LiveOracle
+
+    oracle = LiveOracle(
+        LiveContext(base_dir=base_dir, settings={"lower_no_memo": True}, store_location=store)
+    )
+    sources = doc.raw.get("sources")
+    if isinstance(sources, dict):
+        for key, places in sources.items():
+            for place in places if isinstance(places, list) else ():
+                oracle.source(str(key), str(place))
+    return oracle
 
 
 def _check_spec(doc: CompiledDocument, spec: bytes, name: str) -> list[Check]:

@@ -148,7 +148,10 @@ def test_wasm_module_imports_stdin_and_rust_source(tmp_path: Path) -> None:
         "jobspec: 1\ntask: {engine: rust, source: main.rs}\n", encoding="utf-8"
     )
     c = compile_spec(tmp_path / "r.yaml")
-    assert c.job.task.source == cid_of(tmp_path / "main.rs")  # type: ignore[union-attr]
+    pinned = next(r for r in c.chain if r.pass_name == "resolve-content")
+    assert [dict(f) for f in pinned.facts] == [
+        {"source": "file:main.rs", "cid": cid_of(tmp_path / "main.rs")}
+    ]
 
 
 def test_ipfs_cids_become_v1_without_a_fact(tmp_path: Path) -> None:

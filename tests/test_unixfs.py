@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import tracemalloc
 
 import pytest
 
-from compiler import unixfs
+from compiler import unixfs, unixfs_read
 from compiler.ir import Link
 from compiler.unixfs import CHUNK_SIZE, Entry, FileBuilder, directory_entry, file_entry
 
@@ -144,3 +145,75 @@ def test_the_balanced_tree_has_a_second_layer_after_174_chunks() -> None:
     # One full node of 174 leaves, one of a single leaf, and the root over both.
     assert [n.count(b"\x0a\x24\x01\x55") for n in nodes] == [174, 1, 0]
     assert nodes[2].count(b"\x0a\x24\x01\x70") == 2
+
+
+# --- reading back -----------------------------------------------------------------------
+
+
+def test_files_read_back_exactly_whatever_their_size() -> None:
+    """Raw leaves, a two-level tree, the empty file: every byte comes back, in order."""
+    rng = random.Random(5)
+    for size in (0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, CHUNK_SIZE * 175 + 3):
+        data = rng.randbytes(size)
+        blocks: dict[bytes, bytes] = {}
+        root = file_entry(data, blocks.setdefault)
+        assert b"".join(unixfs_read.file_chunks(root.cid, blocks.get)) == data, size
+        node = unixfs_read.read_node(root.cid, blocks.get)
+        assert node.kind == (unixfs_read.KIND_RAW if size <= CHUNK_SIZE else unixfs_read.KIND_FILE)
+
+
+def test_directories_and_symlinks_read_back() -> None:
+    blocks: dict[bytes, bytes] = {}
+    inner = directory_entry([(b"x.txt", file_entry(b"x\n", blocks.setdefault))], blocks.setdefault)
+    link = unixfs.symlink_entry(b"../elsewhere", blocks.setdefault)
+    root = directory_entry([(b"sub", inner), (b"ln", link)], blocks.setdefault)
+    node = unixfs_read.read_node(root.cid, blocks.get)
+    entries = dict(unixfs_read.directory_links(node, blocks.get))
+    assert sorted(entries) == ["ln", "sub"]
+    assert unixfs_read.read_node(entries["ln"], blocks.get).data == b"../elsewhere"
+    sub = unixfs_read.read_node(entries["sub"], blocks.get)
+    ((name, x),) = unixfs_read.directory_links(sub, blocks.get)
+    assert name == "x.txt"
+    assert b"".join(unixfs_read.file_chunks(x, blocks.get)) == b"x\n"
+
+
+def test_a_block_must_hash_to_its_cid_and_be_there() -> None:
+    blocks: dict[bytes, bytes] = {}
+    root = file_entry(b"y" * (CHUNK_SIZE + 1), blocks.setdefault)
+    leaf = next(c for c in blocks if c != root.cid)
+    tampered = dict(blocks)
+    tampered[leaf] = b"z" + blocks[leaf][1:]
+    with pytest.raises(unixfs_read.UnixFSError, match="does not hash"):
+        b"".join(unixfs_read.file_chunks(root.cid, tampered.get))
+    missing = {k: v for k, v in blocks.items() if k != leaf}
+    with pytest.raises(unixfs_read.BlockMissing) as info:
+        b"".join(unixfs_read.file_chunks(root.cid, missing.get))
+    assert info.value.cid == leaf
+
+
+def test_malformed_nodes_are_errors_not_crashes() -> None:
+    rng = random.Random(7)
+    for _ in range(2000):
+        block = rng.randbytes(rng.randrange(0, 40))
+        with contextlib.suppress(unixfs_read.UnixFSError):
+            unixfs_read.decode_node(block)
+
+
+def test_a_hamt_sharded_directory_reads_back_whole() -> None:
+    """Entries spread over shards and sub-shards (forced here, as kubo does for large
+    folders): every name and CID comes back, sorted, whatever the buckets."""
+    blocks: dict[bytes, bytes] = {}
+    files = {
+        f"file-{i:04d}.txt": file_entry(f"{i}\n".encode(), blocks.setdefault) for i in range(600)
+    }
+    root = unixfs.hamt_directory_entry(
+        ((n.encode(), e) for n, e in files.items()), blocks.setdefault
+    )
+    node = unixfs_read.read_node(root.cid, blocks.get)
+    assert node.kind == unixfs_read.KIND_HAMT
+    assert node.fanout == 256
+    shards = [b for c, b in blocks.items() if unixfs_read.codec_of(c) == unixfs_read.DAG_PB]
+    assert len(shards) > 1  # 600 names in 256 buckets: some share one, a sub-shard
+    got = unixfs_read.directory_links(node, blocks.get)
+    assert got == sorted((n, e.cid) for n, e in files.items())
+    assert unixfs_read.resolve(root.cid, "file-0042.txt", blocks.get) == files["file-0042.txt"].cid

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "lock": "compiler.cli.jobs:lock",
     "home": "compiler.cli.jobs:home",
     "hash": "compiler.cli.hash:hash_",
+    "run": "compiler.cli.run:run",
+    "receipt": "compiler.cli.run:receipt",
     "gateway": "compiler.cli.gateway:gateway",
     "trace": "compiler.cli.store:trace",
     "find": "compiler.cli.store:find",

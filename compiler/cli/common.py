@@ -54,8 +54,24 @@ class Reporter:
             if self.as_json:
                 self.collected.append(d.to_json())
                 continue
-            source = self.sources.get(d.span.file) if d.span else None
+            source = self.source(d.span.file) if d.span else None
             click.echo(render(d, source, color=use_color(sys.stderr)), err=True)
+
+    def source(self, name: str) -> str | None:
+        """The text of a file a diagnostic points into: a spec read, or a file on disk
+        (a compiler's diagnostic points into the program's source)."""
+        if name not in self.sources:
+            try:
+                path = Path(name)
+                text = None
+                if path.is_file() and path.stat().st_size <= 4 << 20:
+                    text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = None
+            if text is None:
+                return None
+            self.sources[name] = text
+        return self.sources[name]
 
 
 def read_input(path: str) -> tuple[str, bytes]:
@@ -105,6 +121,10 @@ def compile_options(strict: bool, passes: str | None) -> CompileOptions:
         from compiler.passes import configure
 
         pipeline = configure(pipeline, "resolve-images", image_options)
+    if given.pop("no_lower", None):
+        from compiler.passes import configure
+
+        pipeline = configure(pipeline, "lower", {"enabled": False})
     return CompileOptions(
         strict=strict,
         passes=pipeline,
@@ -133,26 +153,13 @@ def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
 
 
 def parse_size(text: str) -> int:
-    """A byte count: `1000000`, `512MiB`, `2GiB`, `10MB`."""
-    units = {
-        "": 1,
-        "B": 1,
-        "K": 1000,
-        "KB": 1000,
-        "M": 10**6,
-        "MB": 10**6,
-        "G": 10**9,
-        "GB": 10**9,
-        "KIB": 1 << 10,
-        "MIB": 1 << 20,
-        "GIB": 1 << 30,
-        "TIB": 1 << 40,
-    }
-    number = text.strip().rstrip("bBiIkKmMgGtT")
-    unit = text.strip()[len(number) :].upper()
-    if not number.isdigit() or unit not in units:
-        raise click.BadParameter(f"{text!r} is not a size (write e.g. 500MiB or 2GiB)")
-    return int(number) * units[unit]
+    """A byte count: `1000000`, `512MiB`, `2GiB`, `10MB`, `64Mi`."""
+    from compiler.quantities import parse_size as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def image_option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -281,6 +288,15 @@ def world_options(fn: Callable[..., None]) -> Callable[..., None]:
             help="Longest a URL source may take to download (default 600).",
         ),
         *IMAGE_OPTIONS,
+        click.option(
+            "--no-lower",
+            "no_lower",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=keep,
+            help="Run no compiler: Rust and C jobs stay source jobs (for gateways).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -191,12 +191,18 @@ def explain(file: str, strict: bool, passes: str | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False),
     help="The original spec: also check its document CID and re-parse it.",
 )
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Also run the compilers of `lower` records again: the modules must be the "
+    "recorded ones, byte for byte (sources from the store, or beside --spec).",
+)
 @JSON
 @command
-def verify(compiled: str, spec: str | None, as_json: bool) -> None:
+def verify(compiled: str, spec: str | None, rebuild: bool, as_json: bool) -> None:
     """Replay a compiled document's chain from its facts and check every CID."""
     from compiler.emitters.compiled import NotCompiled, load_document
-    from compiler.verify import verify_document
+    from compiler.verify import rebuild_oracle, verify_document
 
     name, raw = read_input(compiled)
     try:
@@ -205,7 +211,12 @@ def verify(compiled: str, spec: str | None, as_json: bool) -> None:
         click.echo(f"{name}: error: {exc}", err=True)
         raise Failed from None
     spec_raw = read_input(spec)[1] if spec else None
-    checks = verify_document(doc, spec_raw, spec or "")
+    oracle = rebuild_oracle(doc, Path(spec).parent if spec else Path.cwd()) if rebuild else None
+    try:
+        checks = verify_document(doc, spec_raw, spec or "", rebuild=oracle)
+    finally:
+        if oracle is not None:
+            oracle.close()
     ok = all(c.ok for c in checks)
     if as_json:
         click.echo(

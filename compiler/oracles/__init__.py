@@ -26,11 +26,19 @@ class OracleError(Exception):
     """The outside world answered, and the answer makes the spec wrong (an unknown image
     tag, a registry that is down): the pass reports it at the value that asked."""
 
-    def __init__(self, message: str, hint: str = "", code: str = "oracle") -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        code: str = "oracle",
+        diagnostics: list[Diagnostic] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.code = code
+        self.diagnostics: list[Diagnostic] = list(diagnostics or ())
+        """Problems placed elsewhere than the spec (a compiler's, in the source files)."""
 
 
 class Oracle:
@@ -43,11 +51,25 @@ class Oracle:
         """Where pinned things can be fetched (digest or CID → places): the compiled
         document's `sources`, never identity."""
 
-    def ask(self, kind: str, question: Mapping[str, Value]) -> Fact:
-        """The answer to `question`; the fact to record is `question | answer`."""
+    def ask(
+        self,
+        kind: str,
+        question: Mapping[str, Value],
+        *,
+        context: Mapping[str, Value] | None = None,
+    ) -> Fact:
+        """The answer to `question`; the fact to record is `question | answer`.
+
+        `context` is what a live handler needs besides the question, and which the
+        answer itself accounts for (the toolchain block a lowering answer names says
+        which edition was used): handlers see it merged into the question, a recorded
+        oracle never sees it, since the fact alone must answer on replay.
+        """
         handler = self.handlers.get(kind)
         if handler is None:
             raise OracleUnavailable(f"no oracle for {kind!r} questions here")
+        if context:
+            return handler(FrozenMap({**context, **question}))
         return handler(FrozenMap(question))
 
     def prefetch(
@@ -79,7 +101,13 @@ class RecordedOracle(Oracle):
         super().__init__()
         self.facts = list(facts)
 
-    def ask(self, kind: str, question: Mapping[str, Value]) -> Fact:
+    def ask(
+        self,
+        kind: str,
+        question: Mapping[str, Value],
+        *,
+        context: Mapping[str, Value] | None = None,
+    ) -> Fact:
         for fact in self.facts:
             if all(fact.get(k) == v for k, v in question.items()):
                 return FrozenMap({k: v for k, v in fact.items() if k not in question})

@@ -29,11 +29,11 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler import sources, unixfs
+from compiler import sources, unixfs, unixfs_read
 from compiler.ir import FrozenMap, Link
 from compiler.oracles import Fact
 from compiler.sources import ContentError, Unpinnable
@@ -164,6 +164,15 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def block_getter(store: Store) -> unixfs_read.GetBlock:
+    """Reads blocks from `store` for the UnixFS reader (binary CIDs in)."""
+
+    def get(cid: bytes) -> bytes | None:
+        return store.get_block(Link(cid))
+
+    return get
+
+
 def store_sink(store: Store) -> BlockSink:
     """A block sink that puts every block into `store`."""
 
@@ -171,6 +180,69 @@ def store_sink(store: Store) -> BlockSink:
         store.put_block(Link(cid), block)
 
     return put
+
+
+def export(link: Link, store: Store, dest: Path, *, read_only: bool = False) -> None:
+    """Write the UnixFS content `link` names (a file, directory or symlink) at `dest`,
+    from the blocks in `store`: the inverse of hashing, so hashing `dest` again gives
+    `link`. Every block is checked against its CID. `dest` must not exist; its parent
+    must. `read_only` leaves files mode 0444 and directories 0555 (else 0644 and 0755).
+
+    Raises ContentError when a block is missing or is not UnixFS.
+    """
+
+    get = block_getter(store)
+    try:
+        _export(link.raw, get, dest, read_only)
+    except unixfs_read.BlockMissing as exc:
+        raise ContentError(
+            f"the block {Link(exc.cid)} of {link} is not in the store",
+            "compile or run with the data at hand (jobc run keeps the blocks it reads), "
+            "or import them",
+            "missing-block",
+        ) from None
+    except (unixfs_read.UnixFSError, UnicodeDecodeError) as exc:
+        raise ContentError(f"{link} is not UnixFS content: {exc}", code="not-unixfs") from None
+
+
+def read_file(link: Link, store: Store) -> Iterator[bytes]:
+    """The bytes of the UnixFS file `link` names, chunk by chunk, from the blocks in
+    `store` (each checked against its CID). Raises ContentError as `export` does."""
+
+    get = block_getter(store)
+    try:
+        yield from unixfs_read.file_chunks(link.raw, get)
+    except unixfs_read.BlockMissing as exc:
+        raise ContentError(
+            f"the block {Link(exc.cid)} of {link} is not in the store", code="missing-block"
+        ) from None
+    except unixfs_read.UnixFSError as exc:
+        raise ContentError(f"{link} is not a UnixFS file: {exc}", code="not-unixfs") from None
+
+
+def _export(cid: bytes, get: unixfs_read.GetBlock, dest: Path, read_only: bool) -> None:
+    node = unixfs_read.read_node(cid, get)
+    if node.kind == unixfs_read.KIND_SYMLINK:
+        os.symlink(node.data, dest)
+    elif node.kind in (unixfs_read.KIND_DIRECTORY, unixfs_read.KIND_HAMT):
+        dest.mkdir()
+        for name, child in unixfs_read.directory_links(node, get):
+            _export(child, get, dest / name, read_only)
+        if read_only:
+            dest.chmod(0o555)
+    else:
+        # O_EXCL and O_NOFOLLOW: never write through something already at `dest`.
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with open(fd, "wb") as file:
+            for chunk in unixfs_read.file_chunks(cid, get, node):
+                file.write(chunk)
+        if read_only:
+            dest.chmod(0o444)
+
+
+def store_path(path: Path, store: Store) -> Entry:
+    """Hash a file or directory and put every block into `store` (for `export` later)."""
+    return Hasher(cache=None, sink=store_sink(store), progress=False).path(path)
 
 
 # --- hashing ------------------------------------------------------------------------------

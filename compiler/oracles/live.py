@@ -25,6 +25,7 @@ Handler = Callable[[Fact], Fact]
 FACTORIES: dict[str, str] = {
     "content": "compiler.oracles.content:handler",
     "image": "compiler.oracles.registry:handler",
+    "toolchain": "compiler.oracles.toolchain:handler",
     "receipt": "compiler.oracles.receipt:handler",
 }
 """Kind of question → `module:function` of its handler factory. Later issues add
@@ -88,9 +89,15 @@ class LiveOracle(Oracle):
         self._handler(kind)
         super().prefetch(kind, questions, refresh=refresh)
 
-    def ask(self, kind: str, question: Mapping[str, Any]) -> Fact:
+    def ask(
+        self,
+        kind: str,
+        question: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> Fact:
         self._handler(kind)
-        return super().ask(kind, question)
+        return super().ask(kind, question, context=context)
 
     def _handler(self, kind: str) -> None:
         """Make the handler of `kind` if it is not made yet."""

@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
@@ -53,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler import imageref
 from compiler.ir import FrozenMap
-from compiler.oracles import Fact, OracleError, OracleUnavailable
+from compiler.oracles import Fact, OracleError, OracleUnavailable, process
 
 if TYPE_CHECKING:
     from compiler.oracles.live import LiveContext
@@ -285,23 +284,15 @@ class Resolver:
         with self._lock:
             self.calls += 1
         try:
-            proc = subprocess.Popen(
-                argv,
-                env={**GO_ENVIRONMENT, **os.environ},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            proc = process.run(argv, timeout=s.timeout + 5, env={**GO_ENVIRONMENT, **os.environ})
         except OSError as exc:
             raise OracleUnavailable(
                 f"cannot run {s.skopeo}: {exc.strerror or exc} (install skopeo)"
             ) from None
-        try:
-            out, err = proc.communicate(timeout=s.timeout + 5)
         except subprocess.TimeoutExpired:
-            _kill(proc)
             raise _timeout(shown, s.timeout) from None
+        out: bytes = proc.stdout
+        err: bytes = proc.stderr
         if proc.returncode != 0:
             raise _failure(shown, ref, err.decode("utf-8", "replace"), s.timeout)
         if len(out) > MAX_MANIFEST:
@@ -417,14 +408,6 @@ def _child(index: dict[str, Any], platform: str, shown: str) -> str:
         "it has: " + (", ".join(sorted(set(offered))) or "no platforms at all"),
         "image-platform",
     )
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
-    proc.communicate()
 
 
 def _timeout(shown: str, seconds: float) -> OracleError:

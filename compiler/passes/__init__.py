@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 from compiler.diagnostics import SpecError, error
 from compiler.ir import Job
 from compiler.oracles import Fact, Oracle
+from compiler.passes.lower import Lower
 from compiler.passes.normalize import Normalize
 from compiler.passes.resolve_awaits import ResolveAwaits
 from compiler.passes.resolve_content import ResolveContent
@@ -48,7 +49,13 @@ PARSE = "parse"
 PARSE_VERSION = 1
 """The parse step is the front-end; it records document CID → original CID."""
 
-PIPELINE: tuple[type[Pass], ...] = (Normalize, ResolveAwaits, ResolveImages, ResolveContent)
+PIPELINE: tuple[type[Pass], ...] = (
+    Normalize,
+    ResolveAwaits,
+    ResolveImages,
+    ResolveContent,
+    Lower,
+)
 """Every pass after parse, in order (DESIGN §5); later issues add theirs here."""
 
 PASSES: dict[str, type[Pass]] = {p.name: p for p in PIPELINE}

@@ -1,0 +1,5 @@
+;; Loops forever.
+(module
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (loop $forever (br $forever))))
