@@ -10,8 +10,11 @@ run, so the ratios depend less on the machine (and its load) than the times do:
   + `hashlib.sha256`;
 - naive: the obvious pipeline: `jsonschema` validation (validator built once) +
   `dag_cbor.encode` + a `multiformats` CID;
-- jobc: `compile_bytes(raw, name)` and the compiled document (`to_document`), which
-  includes every record CID of the chain.
+- jobc: `compile_bytes(raw, name, options)` and the compiled document (`to_document`),
+  which includes every record CID of the chain; `options` as `jobc compile` makes them
+  for a run of many files (one session, so the store is opened once per run).
+
+The interpreter and the load average are printed with the figures: both move them.
 
 Not a pytest test: run it by hand or with `make bench`.
 """
@@ -352,12 +355,16 @@ def naive_pipeline(schema: dict[str, Any]) -> Callable[[bytes, str], object]:
 
 
 def jobc_pipeline() -> Callable[[bytes, str], object]:
-    """compile_bytes + the compiled document: what `jobc compile` does in-process."""
-    from compiler.driver import compile_bytes
+    """compile_bytes + the compiled document: what `jobc compile FILE…` does in-process
+    for each file, with the options it makes for a run (one session: the run's compiles
+    share the open store and the answers found, as the CLI's do)."""
+    from compiler.driver import CompileOptions, compile_bytes
     from compiler.emitters.compiled import to_document
 
+    options = CompileOptions(session={})
+
     def run(raw: bytes, name: str) -> object:
-        return to_document(compile_bytes(raw, name))
+        return to_document(compile_bytes(raw, name, options))
 
     return run
 
@@ -421,6 +428,30 @@ def heavy_imports(jobc_script: Path, spec: Path, env: dict[str, str]) -> list[st
 # --- report -------------------------------------------------------------------------------
 
 
+def interpreter() -> str:
+    """Which Python runs the measurements: the figures depend on it. A CPython that runs
+    from the libpython shared library (pyenv's default build) is markedly slower than one
+    with the interpreter linked in and profile-optimised (Debian's /usr/bin/python3)."""
+    import platform
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            shared = any("libpython" in line for line in maps)
+        linked = "from the libpython shared library" if shared else "libpython linked in"
+    except OSError:
+        linked = "linking unknown"
+    impl = platform.python_implementation()
+    return f"{impl} {platform.python_version()} ({sys.executable}; {linked})"
+
+
+def load_average() -> str:
+    """The 1-minute load average (other work on the machine slows every figure)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -436,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Requirement:")
     print(f'  "{REQUIREMENT}"')
+    print()
+    print(f"interpreter: {interpreter()}")
+    print(f"load average at the start: {load_average()}")
     print()
 
     specs = generate_specs(args.n, args.seed)
@@ -547,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         "(the target is for bytecode cached, as pip leaves an installed jobc; the work\n"
         " tree may run with PYTHONDONTWRITEBYTECODE=1, which compiles every module each run)"
     )
+    print()
+    print(f"load average at the end: {load_average()}")
     return 0
 
 

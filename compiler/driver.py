@@ -16,6 +16,7 @@ from compiler.frontends import Parsed, ParsedWorkflow, parse_document
 from compiler.frontends.loader import DEFAULT_LIMITS, Limits, SourceDocument, Syntax, load
 from compiler.ir import FrozenMap, Job, Link, unpinned
 from compiler.oracles import Fact, Oracle, fact
+from compiler.oracles.live import LiveContext, LiveOracle
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.records import Record
 
@@ -212,7 +213,6 @@ def compile_document(
     doc, parsed = read_document(raw, name, options)
     if oracle is not None:
         return _run(doc, parsed, options, oracle)
-    from compiler.oracles.live import LiveContext, LiveOracle
 
     def context() -> LiveContext:
         from pathlib import Path
@@ -339,7 +339,7 @@ def run_passes(
         if new is job:
             continue
         new_cid, job_map = identity.job_cid_and_dag_json(new)
-        if new_cid != current:
+        if new_cid.raw != current.raw:  # the CIDs compared by their bytes (no __eq__ call)
             chain.append(Record.make(pass_.name, pass_.version, current, new_cid, facts))
             current = new_cid
         job = new

@@ -14,9 +14,7 @@ everything else (tests/test_identity_differential.py checks thousands of values)
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -96,6 +94,8 @@ class _DagJsonRender(_Render):
         return {"/": str(link)}
 
     def raw(self, data: bytes) -> Any:
+        import base64  # here: byte strings are rare in identity (`jobc cid` is measured)
+
         return {"/": {"bytes": base64.b64encode(data).decode().rstrip("=")}}
 
 
@@ -136,17 +136,19 @@ _NEUTRAL = _NeutralRender()
 def _value(v: Value, r: _Render) -> Any:
     # Exact types first, in order of frequency: this runs for every value of every record,
     # fact and `x` field, and `isinstance(v, FrozenMap)` is an ABC check (slow when false).
+    # Strings, the commonest values inside maps and lists, are taken as they are without
+    # a call per value.
     t = type(v)
     if t is str or t is bool or v is None:
         return v
     if type(v) is FrozenMap:
-        return {k: _value(x, r) for k, x in v.items()}
+        return {k: x if type(x) is str else _value(x, r) for k, x in v.items()}
     if type(v) is Link:
         return r.link(v)
     if type(v) is int and -(2**64) <= v < 2**64:
         return v
     if type(v) is tuple:
-        return [_value(x, r) for x in v]
+        return [x if type(x) is str else _value(x, r) for x in v]
     return _other_value(v, r)
 
 
@@ -191,8 +193,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["entrypoint"] = list(task.entrypoint)
         if task.args:
             out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         if task.workdir:
             out["workdir"] = task.workdir
         return out
@@ -202,8 +205,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["entrypoint"] = task.entrypoint
         if task.args:
             out["args"] = [_value(a, r) for a in task.args]
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         if task.imports:
             out["imports"] = {k: _content(c, r) for k, c in task.imports.items()}
         if task.stdin is not None:
@@ -215,8 +219,9 @@ def _task(task: Task, r: _Render) -> dict[str, Any]:
             out["edition"] = task.edition
         if task.args:
             out["args"] = list(task.args)
-        if task.env:
-            out["env"] = task.env.to_dict()
+        env = task.env.to_dict()
+        if env:
+            out["env"] = env
         return out
     out = {k: _value(v, r) for k, v in task.params.items()}
     out["engine"] = task.engine
@@ -242,7 +247,10 @@ def _network(net: Network) -> dict[str, Any]:
 def _job(job: Job, r: _Render) -> dict[str, Any]:
     out: dict[str, Any] = {"ir": IR_VERSION, "task": _task(job.task, r)}
     if job.inputs:
-        out["inputs"] = [_input(i, r) for i in sorted(job.inputs, key=_BY_TARGET)]
+        inputs = []  # a loop, not a comprehension: no frame of its own per render
+        for inp in sorted(job.inputs, key=_BY_TARGET):
+            inputs.append(_input(inp, r))
+        out["inputs"] = inputs
     if job.outputs:
         out["outputs"] = sorted(job.outputs)
     out["determinism"] = job.determinism
@@ -350,22 +358,27 @@ def value_cid(value: Value) -> Link:
 
 def map_cid(fields: Mapping[str, Value]) -> Link:
     """`value_cid(FrozenMap(fields))`, without building the FrozenMap (DAG-CBOR sorts keys)."""
+    try:
+        tree = _map_tree(fields, _LIBIPLD)
+    except _NeedsReferenceEncoder:
+        return cid_of_block(_reference_encode(_map_tree(fields, _NEUTRAL)))
+    return cid_of_block(libipld.encode_dag_cbor(tree))
 
-    def build(r: _Render) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in fields.items():
-            t = type(v)
-            if t is str or (t is int and -(2**64) <= v < 2**64):  # type: ignore[operator]
-                out[k] = v
-            elif t is Link:
-                out[k] = r.link(v)  # type: ignore[arg-type]
-            elif t is tuple and not v:
-                out[k] = []
-            else:
-                out[k] = _value(v, r)
-        return out
 
-    return cid_of_block(_encode_tree(build))
+def _map_tree(fields: Mapping[str, Value], r: _Render) -> dict[str, Any]:
+    """`_value(FrozenMap(fields), r)`, with the value types of records taken first."""
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        t = type(v)
+        if t is str or (t is int and -(2**64) <= v < 2**64):  # type: ignore[operator]
+            out[k] = v
+        elif t is Link:
+            out[k] = r.link(v)  # type: ignore[arg-type]
+        elif t is tuple and not v:
+            out[k] = []
+        else:
+            out[k] = _value(v, r)
+    return out
 
 
 def sha3_cid_of_value(value: Value) -> Link:
@@ -502,6 +515,8 @@ def block_links(block: bytes) -> list[Link]:
 
 def dag_json_dumps(tree: Any, *, indent: int | None = None) -> str:
     """Serialise DAG-JSON data forms; canonical (sorted keys, no spaces) unless `indent`."""
+    import json  # here: `jobc cid` writes no DAG-JSON
+
     if indent is None:
         return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(tree, sort_keys=True, indent=indent, ensure_ascii=False)
@@ -515,6 +530,8 @@ def from_dag_json(obj: Any) -> Value:
             if isinstance(inner, str):
                 return Link.parse(inner)
             if isinstance(inner, Mapping) and set(inner) == {"bytes"}:
+                import base64
+
                 text = str(inner["bytes"])
                 return base64.b64decode(text + "=" * (-len(text) % 4))
         return FrozenMap({str(k): from_dag_json(v) for k, v in obj.items()})

@@ -31,7 +31,9 @@ class Record:
     source: Link
     target: Link
     facts: tuple[Fact, ...] = ()
-    _cid: list[Link] = field(default_factory=list, compare=False, repr=False)
+    _cid: Link | None = field(default=None, init=False, compare=False, repr=False)
+    """The CID once computed (a cache: set once, never part of the record's value; not an
+    argument, so `dataclasses.replace` never carries it over to other fields)."""
 
     @classmethod
     def make(
@@ -43,6 +45,8 @@ class Record:
         facts: list[Fact] | tuple[Fact, ...] = (),
     ) -> Record:
         """A record with its facts in canonical order (by their DAG-CBOR bytes), deduplicated."""
+        if len(facts) < 2:  # most passes learn one fact or none: already in order
+            return cls(pass_name, version, source, target, tuple(facts))
         ordered = tuple(sorted({identity.encode_value(f): f for f in facts}.items()))
         return cls(pass_name, version, source, target, tuple(f for _, f in ordered))
 
@@ -64,20 +68,22 @@ class Record:
     @property
     def cid(self) -> Link:
         """The record's CID (computed once)."""
-        if not self._cid:
-            self._cid.append(identity.map_cid(self._fields()))
-        return self._cid[0]
+        cid = self._cid
+        if cid is None:
+            cid = identity.map_cid(self._fields())
+            object.__setattr__(self, "_cid", cid)
+        return cid
 
     def to_dag_json(self, *, with_cid: bool = True) -> dict[str, Any]:
         """The record in DAG-JSON data forms, with its `cid` beside it for readers."""
         # `value_dag_json(self.to_value())`, written out: links as {"/": cid}, keys sorted.
         out: dict[str, Any] = {
-            "facts": _facts_dag_json(self.facts),
+            "facts": _facts_dag_json(self.facts) if self.facts else [],
             "from": {"/": str(self.source)},
             "pass": self.pass_name,
             "record": RECORD_VERSION,
             "to": {"/": str(self.target)},
-            "version": value_dag_json(self.version),
+            "version": _version_dag_json(self.version),
         }
         if with_cid:
             out["cid"] = {"/": str(self.cid)}
@@ -119,6 +125,11 @@ def _facts_dag_json(facts: tuple[Fact, ...]) -> list[Any]:
 
 
 _STR_ONLY = {str}
+
+
+def _version_dag_json(version: int) -> Any:
+    """`value_dag_json(version)`; a pass's version is a small int, taken as it is."""
+    return version if type(version) is int and 0 <= version < 2**63 else value_dag_json(version)
 
 
 # --- replay -------------------------------------------------------------------------------

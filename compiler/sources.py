@@ -11,10 +11,7 @@ An expected digest rides in the URL's fragment, as pip writes it:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
@@ -114,6 +111,10 @@ def codec_name(link: Link) -> str:
 
 def data_bytes(source: str) -> bytes:
     """The bytes of a `data:` URI (RFC 2397); raises ContentError if malformed."""
+    import base64  # here, not at the top: `jobc cid` loads this module for every compile
+    import binascii
+    import urllib.parse
+
     header, comma, payload = source[len("data:") :].partition(",")
     if not comma:
         raise ContentError(

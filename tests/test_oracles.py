@@ -44,6 +44,42 @@ def test_live_context_opens_the_store_lazily(tmp_path: Path) -> None:
     assert (tmp_path / "s.sqlite").exists()
 
 
+WASM_JOB = (
+    b"jobspec: 1\ntask:\n  engine: wasm\n"
+    b"  module: ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku\n"
+)
+"""A WASM job: the lower pass asks the store whether its module needs lowering."""
+
+
+def test_the_compiles_of_a_session_share_one_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import compiler.store
+    from compiler.driver import CompileOptions, compile_bytes
+    from compiler.store.sqlite import SQLiteStore
+
+    opened: list[SQLiteStore] = []
+    real = compiler.store.open_store
+
+    def counting(location: str | Path | None = None) -> object:
+        store = real(location)
+        assert isinstance(store, SQLiteStore)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(compiler.store, "open_store", counting)
+    one_run = CompileOptions(session={})
+    first = compile_bytes(WASM_JOB, "a.yaml", one_run)
+    assert compile_bytes(WASM_JOB, "b.yaml", one_run).cid == first.cid
+    assert len(opened) == 1
+    assert opened[0]._connections  # kept open for the run's next compile
+    for name in ("c.yaml", "d.yaml"):  # no session: a store of its own, closed at the end
+        compile_bytes(WASM_JOB, name)
+    assert len(opened) == 3
+    assert not opened[1]._connections
+    assert not opened[2]._connections
+
+
 def test_recorded_oracle_answers_from_facts() -> None:
     recorded = RecordedOracle([fact({"ref": "a"}, {"digest": "sha256:1"})])
     assert recorded.ask("image", {"ref": "a"}) == {"digest": "sha256:1"}

@@ -3,7 +3,7 @@
 jobc takes shortcuts on its hot path (bench/compile.py measures them): a one-pass reader
 for clean jobspec/1 documents, pointer-free checks ahead of the ones that report, Python's
 C JSON decoder ahead of the lark parser that knows positions, a normalize pass that hands
-back its input when nothing changes, cached image references and CID strings, records
+back its input when nothing changes, cached image references and CID prefixes, records
 rendered without building their maps. Each test runs both ways on the same inputs and
 compares the results exactly: types included (`True == 1` in Python, not in a job's
 identity) and the order of maps (it shows in the compiled document).
@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import libipld
 import pytest
@@ -621,6 +621,15 @@ def test_records_written_out_match_their_maps() -> None:
         )
 
 
+def test_a_records_cached_cid_stays_with_its_fields() -> None:
+    record = Record("x", 1, *_LINKS[:2])
+    first = record.cid
+    assert record.cid is first  # computed once
+    changed = dataclasses.replace(record, version=2)
+    assert changed.cid == identity.value_cid(changed.to_value()) != first
+    assert changed == Record("x", 2, *_LINKS[:2])
+
+
 def test_map_cid_is_value_cid_of_the_map() -> None:
     for value in _VALUES:
         fields = {"b": value, "a": 1}
@@ -666,6 +675,48 @@ def test_normalize_hands_back_its_input_exactly_when_nothing_changes() -> None:
         assert again is new  # idempotent, and the second run builds nothing
 
 
+# --- passes with nothing to do -----------------------------------------------------------------
+
+
+def test_every_pass_hands_back_a_job_it_has_nothing_left_to_do_for() -> None:
+    """The driver skips hashing and recording only for the very same object, so a pass run
+    again on the job a compile ended with (offline: no oracle answers) must hand it back."""
+    finals = list(_jobs())[1::2]
+    assert len(finals) > 100
+    for pass_ in default_pipeline():
+        for job in finals:
+            new, facts = pass_(job, Oracle())
+            assert new is job, (pass_.name, job)
+            assert facts == [], (pass_.name, job)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NothingToDo:
+    name: ClassVar[str] = "nothing-to-do"
+    version: ClassVar[int] = 1
+
+    def __call__(self, job: Any, oracle: Oracle) -> tuple[Any, list[Any]]:
+        return job, []
+
+
+def test_a_pass_that_hands_back_its_input_costs_no_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed = []
+    real = identity.job_cid_and_dag_json
+
+    def counting(job: Any) -> Any:
+        hashed.append(job)
+        return real(job)
+
+    monkeypatch.setattr(identity, "job_cid_and_dag_json", counting)
+    name, raw = next((n, r) for n, r in CORPUS if n.startswith("clean"))
+    c = compile_bytes(raw, name, CompileOptions(passes=(_NothingToDo(),) * 3))
+    assert hashed == [c.original_job]
+    assert [r.pass_name for r in c.chain] == ["parse"]
+    assert c.job is c.original_job
+
+
 def _paths(rng: random.Random) -> Iterator[str]:
     parts = ("", ".", "..", "a", "b.c", ".hidden", "...", "x y", "\x00")
     for _ in range(5000):
@@ -709,7 +760,7 @@ def test_cached_image_references_match_uncached() -> None:
         assert run(imageref.normalize) == run(imageref.normalize.__wrapped__)
 
 
-def test_cached_cid_text_matches_the_encoder() -> None:
+def test_cid_text_matches_the_encoder() -> None:
     for link in _LINKS * 2:
         if link.version == 0:
             expected = libipld.encode_multibase("z", link.raw)[1:]
@@ -717,6 +768,56 @@ def test_cached_cid_text_matches_the_encoder() -> None:
             expected = libipld.encode_multibase("b", link.raw)
         assert str(link) == expected
         assert Link.parse(str(link)) == link
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _parse_reference(text: str) -> Link:
+    """Link.parse as first written: the CID rebuilt from libipld's fields, varint by varint."""
+    info = libipld.decode_cid(text)
+    mh = info["hash"]
+    multihash = _varint(mh["code"]) + _varint(mh["size"]) + mh["digest"]
+    if info["version"] == 0:
+        return Link(b"\x12\x20" + mh["digest"]) if mh["code"] == 0x12 else Link(multihash)
+    return Link(_varint(1) + _varint(info["codec"]) + multihash)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    version=st.sampled_from([0, 1, 2]),
+    codec=st.sampled_from([0x55, 0x70, 0x71, 0x0129, 0x300]) | st.integers(0, 2**20),
+    code=st.sampled_from([0x00, 0x12, 0x13, 0x1E]) | st.integers(0, 2**20),
+    digest=st.binary(max_size=70),
+    size_delta=st.sampled_from([0, 0, 0, -1, 1]),
+    base=st.sampled_from(["b", "z", "f", "m", "B", "u"]),
+    tail=st.sampled_from([b"", b"", b"\x00"]),
+)
+def test_cid_prefix_cache_parses_as_the_rebuild(
+    version: int, codec: int, code: int, digest: bytes, size_delta: int, base: str, tail: bytes
+) -> None:
+    """`Link.parse` takes the bytes before the digest from a cache: same links, same errors."""
+    size = max(0, len(digest) + size_delta)
+    head = b"" if version == 0 else _varint(version) + _varint(codec)
+    raw = head + _varint(code) + _varint(size) + digest + tail
+    texts = [libipld.encode_multibase(base, raw)]
+    if version == 0:
+        texts.append(libipld.encode_multibase("z", raw)[1:])  # CIDv0 text: no multibase prefix
+
+    def run(fn: Any, text: str) -> Any:
+        try:
+            return ("ok", fn(text))
+        except ValueError:
+            return ("error",)
+
+    for text in texts:
+        assert run(Link.parse, text) == run(_parse_reference, text), text
 
 
 def test_a_second_compile_gives_the_same_document() -> None:

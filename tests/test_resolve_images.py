@@ -32,6 +32,7 @@ from compiler.oracles import Oracle
 from compiler.oracles.live import LiveContext
 from compiler.oracles.registry import (
     CACHE_NAMESPACE,
+    GO_ENVIRONMENT,
     TTL_LATEST,
     TTL_TAG,
     Resolver,
@@ -244,6 +245,28 @@ def test_a_run_of_several_files_asks_once(tmp_path: Path, skopeo_log: Any) -> No
     for f in files:
         compile_bytes(Path(f).read_bytes(), f, options)
     assert log.read_text().split() == ["docker://docker.io/library/busybox:1.36"]
+
+
+def test_skopeo_runs_with_go_settings_for_short_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread and no garbage collector for a run of milliseconds (a memory limit brings
+    the collector back if ever needed), unless the environment sets its own."""
+    log = tmp_path / "go-env.log"
+    script = tmp_path / "skopeo"
+    script.write_text(
+        f'#!/bin/sh\necho "$GOMAXPROCS $GOGC $GOMEMLIMIT" >> {log}\nexec skopeo "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    for name in GO_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    options: dict[str, Any] = {"refresh": True, "settings": {"skopeo": str(script)}}
+    first = compile_spec("busybox:1.36", **options)
+    monkeypatch.setenv("GOGC", "100")
+    second = compile_spec("busybox:1.36", **options)
+    assert log.read_text().splitlines() == ["1 off 256MiB", "1 100 256MiB"]
+    assert first.cid == second.cid
+    assert first.pinned
 
 
 # --- offline, lock, verify ----------------------------------------------------------------

@@ -259,9 +259,7 @@ class _WorkflowReader(Reader):
         parsed = self.finish_job(parsed, name, pointer, shared)
         return _Job(name, pointer, parsed, [(ref, pointer + p) for ref, p in reader.refs])
 
-    def finish_job(
-        self, parsed: Parsed, name: str, pointer: str, shared: dict[str, Any]
-    ) -> Parsed:
+    def finish_job(self, parsed: Parsed, name: str, pointer: str, shared: dict[str, Any]) -> Parsed:
         """A job as read from its map, placed in the workflow: its name, the shared
         execution options under its own, its locations in the whole document."""
         return dataclasses.replace(

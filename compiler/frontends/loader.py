@@ -17,14 +17,15 @@ wrong; positions are computed only when a diagnostic needs them, by parsing agai
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from compiler.diagnostics import Diagnostic, Span, SpecError, error
+
+if TYPE_CHECKING:
+    import json
 
 Syntax = Literal["yaml", "json"]
 
@@ -210,14 +211,25 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+# `json` is imported where it is used, not at the top: orjson reads nearly every JSON
+# document, and a YAML one needs neither (`jobc cid spec.yaml` is measured).
+
+
+@functools.cache
+def _json_decoder() -> json.JSONDecoder:
+    """One decoder with our hooks, made on first use."""
+    import json
+
+    return json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
 
 
 def _json_loads(text: str) -> Any:
     """`json.loads` with our hooks, without building a decoder for every document."""
     if text.startswith("\ufeff"):  # json.loads has its own error for this: let it say so
+        import json
+
         return json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
-    return _JSON_DECODER.decode(text)
+    return _json_decoder().decode(text)
 
 
 def _load_json(name: str, text: str, limits: Limits) -> Any:
@@ -226,7 +238,7 @@ def _load_json(name: str, text: str, limits: Limits) -> Any:
 
 def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
     """The tree, and whether it is plain (`SourceDocument.plain`): what orjson read is."""
-    if not text.strip():
+    if not text or text.isspace():  # `not text.strip()`, without copying the text
         raise SpecError(
             error(
                 "the document is empty",
@@ -241,6 +253,8 @@ def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
     fast = _json_fast(text, limits)
     if fast is not _UNDECIDED:
         return fast, True
+    import json
+
     try:
         tree = _json_loads(text)
         if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(tree):
@@ -492,7 +506,7 @@ def json_spans(name: str, text: str) -> tuple[dict[str, Span], dict[str, Span]]:
             stack.pop()
             continue
         if top is not None and top[1] and top[3]:
-            key = json.loads(token) if "\\" in token else token[1:-1]
+            key = _json_scalar(token) if "\\" in token else token[1:-1]
             top[2] = f"{top[0]}/{escape_pointer_token(key)}"
             top[3] = False
             key_spans[top[2]] = Span(name, line, offset - line_start + 1, offset)
@@ -507,6 +521,8 @@ def json_spans(name: str, text: str) -> tuple[dict[str, Span], dict[str, Span]]:
 
 
 def _json_scalar(tok: Any) -> Any:
+    import json
+
     return json.loads(str(tok))
 
 
@@ -890,6 +906,9 @@ def _scalar(event: Any, text: str, span: Span, diags: list[Diagnostic], as_key: 
     if short == "str":
         return value
     if short == "binary":
+        import base64
+        import binascii
+
         try:
             return base64.b64decode("".join(value.split()), validate=True)
         except (binascii.Error, ValueError):

@@ -116,6 +116,4 @@ class RecordedOracle(Oracle):
 
 def fact(question: Mapping[str, Value], answer: Mapping[str, Any]) -> Fact:
     """A fact: a question and its answer in one map."""
-    merged: dict[str, Value] = dict(question)
-    merged.update(answer)
-    return FrozenMap(merged)
+    return FrozenMap({**question, **answer})

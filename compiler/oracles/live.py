@@ -44,23 +44,39 @@ class LiveContext:
     """Per-oracle settings from the command line or the API (e.g. `registries_conf`)."""
     store_location: str | None = None
     session: dict[Any, Any] | None = None
-    """State the handlers of one run share across its compiles (answers already found),
-    or None: nothing shared. See `CompileOptions.session`."""
+    """State the handlers of one run share across its compiles (answers already found,
+    the open store), or None: nothing shared. See `CompileOptions.session`."""
     _store: Store | None = field(default=None, repr=False)
+    """The store: given by the caller (who closes it), else opened on first use."""
+    _owns_store: bool = field(default=False, repr=False)
 
     @property
     def store(self) -> Store:
-        """The store, opened on first use."""
+        """The store, opened on first use. The compiles of one run (one session) share it:
+        opening a SQLite store costs far more than most compiles (its write-ahead log
+        is made and checkpointed again each time), and every WASM job asks it whether
+        its module needs lowering."""
         if self._store is None:
             from compiler.store import open_store
 
-            self._store = open_store(self.store_location)
+            if self.session is None:
+                self._store = open_store(self.store_location)
+                self._owns_store = True
+            else:
+                key = ("store", self.store_location)
+                shared = self.session.get(key)
+                if shared is None:
+                    shared = self.session[key] = open_store(self.store_location)
+                self._store = shared
         return self._store
 
     def close(self) -> None:
-        if self._store is not None:
+        """Close the store if this context opened it for itself (a session's store stays
+        open for the run's other compiles, and is closed when the session is dropped)."""
+        if self._store is not None and self._owns_store:
             self._store.close()
-            self._store = None
+        self._store = None
+        self._owns_store = False
 
 
 class LiveOracle(Oracle):

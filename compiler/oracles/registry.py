@@ -20,6 +20,13 @@ Distinct references are resolved by a bounded pool of workers (`prefetch`), and 
 asked at most once per run: answers are kept for the run in the context's session.
 Offline, only the cache answers.
 
+skopeo is a Go program that runs for ~10 ms of CPU, over half of it starting up (page
+faults, the Go runtime, package initialisers: measured with perf and GODEBUG=inittrace).
+Its garbage collector and its one thread per core cost more than they save in so short
+a run, so jobc starts it with `GOMAXPROCS=1 GOGC=off GOMEMLIMIT=256MiB` (the memory limit
+brings the collector back should a manifest ever need it) unless the environment
+already sets them: 18% less CPU per call (12.6 → 10.5 ms; Debian 12's skopeo 1.9.3).
+
 Settings (`CompileOptions.settings`):
 - `registries_conf`: a registries.conf for skopeo (mirrors, aliases, insecure
   registries); default `$CONTAINERS_REGISTRIES_CONF`, which skopeo 1.9 itself ignores;
@@ -51,6 +58,8 @@ if TYPE_CHECKING:
     from compiler.oracles.live import LiveContext
 
 CACHE_NAMESPACE = "image"
+GO_ENVIRONMENT = {"GOMAXPROCS": "1", "GOGC": "off", "GOMEMLIMIT": "256MiB"}
+"""Go runtime settings for skopeo's short runs (the environment's own values win)."""
 TTL_LATEST = 5 * 60.0
 """`latest` moves often: five minutes."""
 TTL_TAG = 24 * 3600.0
@@ -275,7 +284,7 @@ class Resolver:
         with self._lock:
             self.calls += 1
         try:
-            proc = process.run(argv, timeout=s.timeout + 5)
+            proc = process.run(argv, timeout=s.timeout + 5, env={**GO_ENVIRONMENT, **os.environ})
         except OSError as exc:
             raise OracleUnavailable(
                 f"cannot run {s.skopeo}: {exc.strerror or exc} (install skopeo)"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from compiler import sources, unixfs
+from compiler import sources
 from compiler.diagnostics import Diagnostic, Severity, SpecError, error, warning
 from compiler.ir import (
     Content,
@@ -41,22 +40,21 @@ class ResolveContent:
     version: ClassVar[int] = 1
 
     def __call__(self, job: Job, oracle: Oracle) -> tuple[Job, list[Fact]]:
-        places: dict[str, list[str]] = {}
-        for pointer, source in _sources(job):
-            places.setdefault(source, []).append(pointer)
+        places = _sources(job)
         if not places:
             return job, []
         pinned: dict[str, Link] = {}
         facts: list[Fact] = []
         errors: list[Diagnostic] = []
-        for source, pointers in places.items():
+        for source, pointer in places.items():
+            kind = sources.kind(source)
             try:
-                link, learned = _resolve(source, oracle)
+                link, learned = _resolve(source, kind, oracle)
             except ContentError as exc:
                 errors.append(
                     error(
                         f"cannot pin {_shown(source)}: {exc.message}",
-                        pointer=pointers[0],
+                        pointer=pointer,
                         hint=exc.hint,
                         code=exc.code,
                     )
@@ -68,7 +66,7 @@ class ResolveContent:
                     Diagnostic(
                         severity,
                         f"{_shown(source)} stays unpinned: {exc.reason}",
-                        pointer=pointers[0],
+                        pointer=pointer,
                         hint=exc.hint,
                         code="unpinned",
                     )
@@ -78,7 +76,7 @@ class ResolveContent:
                 oracle.report(
                     warning(
                         f"{_shown(source)} stays unpinned: {exc}",
-                        pointer=pointers[0],
+                        pointer=pointer,
                         code="unpinned",
                     )
                 )
@@ -86,7 +84,7 @@ class ResolveContent:
             pinned[source] = link
             if learned is not None:
                 facts.append(learned)
-            if sources.kind(source) != "ipfs":
+            if kind != "ipfs":
                 oracle.source(str(link), source)
         if errors:
             raise SpecError(errors)
@@ -95,12 +93,14 @@ class ResolveContent:
         return _rewrite(job, pinned), facts
 
 
-def _resolve(source: str, oracle: Oracle) -> tuple[Link, Fact | None]:
-    """The CID of one source, and the fact it was learned from (None if from its text)."""
-    kind = sources.kind(source)
+def _resolve(source: str, kind: sources.Kind, oracle: Oracle) -> tuple[Link, Fact | None]:
+    """The CID of one source of `kind`, and the fact it was learned from (None if from
+    its text)."""
     if kind == "ipfs":
         return sources.ipfs_cid(source), None
     if kind == "data":
+        from compiler import unixfs  # here: most compiles hash no data: URI
+
         return Link(unixfs.file_entry(sources.data_bytes(source)).cid), None
     if kind == "other":
         scheme = source.partition(":")[0]
@@ -123,22 +123,25 @@ def _shown(source: str) -> str:
     return source if len(source) <= 80 else source[:60] + "…"
 
 
-def _sources(job: Job) -> Iterator[tuple[str, str]]:
-    """Every (IR pointer, source string) not yet pinned."""
+def _sources(job: Job) -> dict[str, str]:
+    """Every source not yet pinned → the IR pointer of its first place (for diagnostics)."""
+    found: dict[str, str] = {}
     task = job.task
     if isinstance(task, WasmTask):
         if isinstance(task.module, str):
-            yield "/task/module", task.module
+            found[task.module] = "/task/module"
         for name, content in task.imports.items():
             if isinstance(content, str):
-                yield f"/task/imports/{name}", content
+                found.setdefault(content, f"/task/imports/{name}")
         if isinstance(task.stdin, str):
-            yield "/task/stdin", task.stdin
+            found.setdefault(task.stdin, "/task/stdin")
     elif isinstance(task, SourceTask) and isinstance(task.source, str):
-        yield "/task/source", task.source
+        found[task.source] = "/task/source"
     for inp in job.inputs:
-        if isinstance(inp.source, str):
-            yield f"/inputs/{inp.target}/source", inp.source
+        source = inp.source
+        if isinstance(source, str) and source not in found:
+            found[source] = f"/inputs/{inp.target}/source"
+    return found
 
 
 def _rewrite(job: Job, pinned: dict[str, Link]) -> Job:
@@ -156,6 +159,11 @@ def _rewrite(job: Job, pinned: dict[str, Link]) -> Job:
     elif isinstance(task, SourceTask):
         task = replace(task, source=pin(task.source))
     inputs = tuple(
-        Input(i.target, pin(i.source)) if isinstance(i.source, str) else i for i in job.inputs
+        [
+            Input(i.target, pinned[i.source])
+            if isinstance(i.source, str) and i.source in pinned
+            else i
+            for i in job.inputs
+        ]
     )
     return replace(job, task=task, inputs=inputs)
