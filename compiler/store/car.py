@@ -78,30 +78,60 @@ def write_car(out: BinaryIO, roots: Iterable[Link], blocks: Iterable[tuple[Link,
     return count
 
 
+READ_CHUNK = 1 << 20
+"""The reader takes the stream in pieces of this size (sections are parsed from memory)."""
+
+
 class _Reader:
-    """Reads a CAR stream, counting bytes for error messages."""
+    """Reads a CAR stream through a buffer, counting bytes for error messages."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
-        self.offset = 0
+        self.buf = b""
+        self.pos = 0
+        self.base = 0  # where `buf` starts in the stream
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the stream have been consumed."""
+        return self.base + self.pos
+
+    def _fill(self, n: int) -> bool:
+        """Make `n` bytes available at `pos`; False if the stream ends first."""
+        if len(self.buf) - self.pos >= n:
+            return True
+        rest = self.buf[self.pos :]
+        more = self.stream.read(max(n - len(rest), READ_CHUNK))
+        self.base += self.pos
+        self.buf, self.pos = rest + more, 0
+        return len(self.buf) >= n
 
     def read(self, n: int) -> bytes:
-        data = self.stream.read(n)
-        self.offset += len(data)
+        """Up to `n` bytes (fewer only at the end of the stream)."""
+        self._fill(n)
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += len(data)
         return data
 
     def varint(self) -> int | None:
         """A varint, or None at a clean end of the stream."""
-        value = shift = 0
         start = self.offset
+        if not self._fill(10) and len(self.buf) == self.pos:
+            return None
+        buf, pos = self.buf, self.pos
+        if pos < len(buf) and buf[pos] < 0x80:  # the usual case: one byte
+            self.pos = pos + 1
+            return buf[pos]
+        value = shift = 0
         while True:
-            byte = self.read(1)
-            if not byte:
-                if self.offset == start:
-                    return None
+            if pos >= len(buf):
+                self.pos = pos
                 raise CarError("the file ends inside a length", offset=start)
-            value |= (byte[0] & 0x7F) << shift
-            if byte[0] < 0x80:
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                self.pos = pos
                 return value
             shift += 7
             if shift > 63:
@@ -120,6 +150,8 @@ def _cid_length(data: bytes) -> int:
     """How many bytes of `data` (a section) are its CID."""
     if data[:2] == b"\x12\x20":
         return 34  # CIDv0: a bare sha2-256 multihash
+    if len(data) > 3 and data[0] == 1 and data[1] < 0x80 and data[2] < 0x80 and data[3] < 0x80:
+        return 4 + data[3]  # CIDv1 with a one-byte codec, hash function and length
     version, pos = _uvarint(data, 0)
     if version != 1:
         raise ValueError(f"CID version {version}")
@@ -179,6 +211,10 @@ def read_car(stream: BinaryIO) -> tuple[list[Link], Iterator[tuple[Link, bytes]]
 def check_block(cid: Link, block: bytes) -> None:
     """Raise CarError (naming `cid`) unless `block` hashes to `cid`."""
     raw = cid.raw
+    if raw[2:4] == b"\x12\x20" and raw[0] == 1 and raw[1] < 0x80:  # the usual CIDv1
+        if hashlib.sha256(block).digest() != raw[4:]:
+            raise CarError("its bytes do not hash to its CID (corrupted)", cid=cid)
+        return
     pos = 0
     if cid.version == 1:
         _, pos = _uvarint(raw, 0)  # version
@@ -267,6 +303,7 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
     walked: set[Link] = set()  # CIDs whose chains are gathered
     examined: set[Link] = set()  # DAG-CBOR CIDs whose blocks were looked at
     job_receipts: dict[Link, list[Link]] = {}
+    record_links: dict[Link, tuple[Link, Link]] = {}  # a record's source and target
     content: set[Link] = set()
     finals: set[Link] = set()
     jobs: set[Link] = set()
@@ -283,6 +320,7 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
             for ref in refs:
                 ends.update((ref.source, ref.target))
                 records.add(ref.cid)
+                record_links[ref.cid] = (ref.source, ref.target)
             link_todo |= records
             walked |= ends
             documents = {r.source for r in refs if r.pass_name == "parse"}
@@ -304,7 +342,7 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
             block = blocks.get(cid)
             if block is None:
                 continue  # an intermediate job: replaying the chain makes it again
-            for link in identity.block_links(block):
+            for link in _links(block, record_links.get(cid, ())):
                 if codec(link) == DAG_CBOR:
                     if link not in examined:
                         link_todo.add(link)
@@ -323,6 +361,18 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
 
 def _raw(link: Link) -> bytes:
     return link.raw
+
+
+LINK_TAG = b"\xd8\x2a"
+"""How DAG-CBOR starts a link (tag 42): a block holds at most as many links as these."""
+
+
+def _links(block: bytes, known: tuple[Link, ...]) -> Iterable[Link]:
+    """The links of a DAG-CBOR block that holds the links `known` (a record: its source
+    and target), without decoding it when it has no other tag 42 (most records)."""
+    if block.count(LINK_TAG) == len(known):
+        return known
+    return identity.block_links(block)
 
 
 def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) -> int:
@@ -347,7 +397,7 @@ def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) 
 
 def export_car(out: BinaryIO, export: Export) -> tuple[Link, int]:
     """Write a gathered export as a CARv1; returns the manifest's CID and the block count."""
-    manifest_block = identity.encode_value(export.manifest.to_value())
+    manifest_block = export.manifest.encode()
     manifest_cid = identity.cid_of_block(manifest_block)
     ordered = sorted(export.blocks.items(), key=lambda item: item[0].raw)
     count = write_car(out, [manifest_cid], [(manifest_cid, manifest_block), *ordered])

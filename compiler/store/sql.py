@@ -30,6 +30,7 @@ from compiler.store import (
     Direction,
     Disowned,
     OutputRef,
+    ReceiptEntry,
     ReceiptRef,
     RecordRef,
 )
@@ -78,6 +79,20 @@ def outcome(receipt: Receipt) -> bytes:
 def receipt_outputs(receipt: Receipt) -> list[tuple[str, Link]]:
     """A receipt's outputs by path, with `stdout` and `stderr` as outputs of those names."""
     return [*receipt.outputs.items(), ("stdout", receipt.stdout), ("stderr", receipt.stderr)]
+
+
+def receipt_entry(cid: Link, receipt: Receipt) -> ReceiptEntry:
+    """What the indexes keep of a verified receipt."""
+    started = receipt.meta.get("started")
+    return ReceiptEntry(
+        cid,
+        receipt.job,
+        receipt.node,
+        receipt.exit,
+        outcome(receipt),
+        tuple(receipt_outputs(receipt)),
+        started if isinstance(started, str) else "",
+    )
 
 
 def job_references(job: Job) -> tuple[list[tuple[str, Link]], list[tuple[str, Link, str]]]:
@@ -133,6 +148,12 @@ class SQLStore:
     def close(self) -> None:
         """Close every connection."""
         raise NotImplementedError
+
+    def _step(self, columns: str, table: str, condition: str) -> str:
+        """The recursive step of a walk over `reach`: `columns` of the rows of `table`
+        (as `r`) that meet `condition` for a row of `reach`. SQLite joins them, probing
+        `table`'s index for each row of `reach` (PostgreSQL overrides this)."""
+        return f"SELECT {columns} FROM reach JOIN {table} r ON {condition}"
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self._query(sql, params)
@@ -244,7 +265,7 @@ class SQLStore:
             "WITH RECURSIVE reach(cid) AS ("
             " SELECT CAST(? AS BLOB_TYPE)"
             " UNION"
-            f" SELECT r.dst FROM reach JOIN records r ON r.src = reach.cid WHERE {_TRUSTED}"
+            f" {self._step('r.dst', 'records', f'r.src = reach.cid AND {_TRUSTED}')}"
             ") SELECT reach.cid FROM reach"
             " WHERE EXISTS (SELECT 1 FROM finals f WHERE f.cid = reach.cid) ORDER BY reach.cid",
             (cid.raw,),
@@ -254,19 +275,24 @@ class SQLStore:
     def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
         """Every record reachable from `cid` (or from any of several CIDs) forward,
         trusted records followed, or backward; sorted by source, pass and CID."""
-        seeds = [cid.raw] if isinstance(cid, Link) else [c.raw for c in cid]
+        seeds = [cid.raw] if isinstance(cid, Link) else _raws(cid)
+        # The recursion carries the records themselves, so no join follows it: a
+        # planner that cannot tell how many rows a recursion makes may choose to scan
+        # the whole table for one.
         if direction == "forward":
-            end, other, follow = "src", "dst", f" WHERE {_TRUSTED}"
+            end, other, follow = "src", "dst", " AND NOT reach.disowned"
         else:
             end, other, follow = "dst", "src", ""
-        sql = (
-            "WITH RECURSIVE reach(cid) AS ("
-            f" SELECT DISTINCT {end} FROM records WHERE {end} IN ({{marks}})"
-            " UNION"
-            f" SELECT r.{other} FROM reach JOIN records r ON r.{end} = reach.cid{follow}"
-            ") SELECT r.cid, r.pass, r.version, r.src, r.dst,"
+        columns = (
+            "r.cid, r.pass, r.version, r.src, r.dst,"
             " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
-            f" FROM reach JOIN records r ON r.{end} = reach.cid"
+        )
+        sql = (
+            "WITH RECURSIVE reach(cid, pass, version, src, dst, disowned) AS ("
+            f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}})"
+            " UNION"
+            f" {self._step(columns, 'records', f'r.{end} = reach.{other}{follow}')}"
+            ") SELECT cid, pass, version, src, dst, disowned FROM reach"
         )
         rows = self._chunked(sql, seeds) if seeds else []
         refs = {
@@ -413,7 +439,7 @@ class SQLStore:
             "WITH RECURSIVE reach(job) AS ("
             " SELECT job FROM job_refs WHERE content = ?"
             " UNION"
-            " SELECT e.downstream FROM reach JOIN job_edges e ON e.upstream = reach.job"
+            f" {self._step('r.downstream', 'job_edges', 'r.upstream = reach.job')}"
             ") SELECT COUNT(*) FROM reach JOIN finals f ON f.cid = reach.job",
             (content.raw,),
         )
@@ -448,14 +474,15 @@ class SQLStore:
 
     def index_receipts(self, receipts: Iterable[tuple[Link, Receipt]]) -> None:
         """Index stored receipts (see `index_receipt`), in one batch."""
+        self.index_receipt_entries(receipt_entry(cid, receipt) for cid, receipt in receipts)
+
+    def index_receipt_entries(self, entries: Iterable[ReceiptEntry]) -> None:
+        """Index verified receipts read into entries, in the order given."""
         rows: list[tuple[bytes, bytes, str, int, bytes]] = []
         outputs: list[tuple[bytes, str, bytes, bytes]] = []
-        for cid, receipt in receipts:
-            rows.append((cid.raw, receipt.job.raw, receipt.node, receipt.exit, outcome(receipt)))
-            outputs.extend(
-                (cid.raw, path, receipt.job.raw, content.raw)
-                for path, content in receipt_outputs(receipt)
-            )
+        for e in entries:
+            rows.append((e.cid.raw, e.job.raw, e.node, e.exit, e.outcome))
+            outputs.extend((e.cid.raw, path, e.job.raw, content.raw) for path, content in e.outputs)
         with self.transaction():
             self._lock_call_tree()
             self._exec_many(self.INSERT_RECEIPT, rows)
