@@ -333,7 +333,9 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
             continue
         examined |= todo
         blocks.update(store.get_blocks(todo - blocks.keys()))
-        new_jobs = store.jobs_among(todo) - jobs
+        # Jobs are indexed from their blocks (and records are not jobs): only a block
+        # that is not a record may be a job.
+        new_jobs = store.jobs_among((todo & blocks.keys()) - records) - jobs
         jobs |= new_jobs
         for receipt in store.receipt_refs(new_jobs):
             job_receipts.setdefault(receipt.job, []).append(receipt.cid)

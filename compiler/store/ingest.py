@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 DAG_CBOR = 0x71
 MANIFEST_KEY = "jobc-export"
 MANIFEST_VERSION = 1
-BATCH = 2_000
-"""Blocks indexed together (one statement batch per table)."""
+BATCH = 10_000
+"""Blocks indexed together (one statement batch per table) …"""
+BATCH_BYTES = 32 << 20
+"""… or fewer, when they are this large together (content blocks)."""
 
 
 def store_compiled(store: Store, compiled: Compiled) -> None:
@@ -201,16 +203,19 @@ class Ingest:
     _receipts: list[ReceiptEntry] = field(default_factory=list)
     _jobs: list[tuple[Link, Job]] = field(default_factory=list)
     _seen_records: list[RecordRef] = field(default_factory=list)
+    _pending: int = 0
+    """Bytes of the blocks not yet written."""
     _keys: dict[str, Ed25519PublicKey | None] = field(default_factory=dict)
     """Nodes' public keys, each decoded once (an export holds a few nodes' receipts)."""
 
     def add(self, cid: Link, block: bytes) -> None:
         """Take one block whose hash the caller checked."""
         self._blocks.append((cid, block))
+        self._pending += len(block)
         self.counts["blocks"] += 1
         if codec(cid) == DAG_CBOR:
             self._classify(cid, block)
-        if len(self._blocks) >= BATCH:
+        if len(self._blocks) >= BATCH or self._pending >= BATCH_BYTES:
             self.flush()
 
     def _classify(self, cid: Link, block: bytes) -> None:
@@ -327,6 +332,7 @@ class Ingest:
         self.counts["jobs"] += len(self._jobs)
         self._seen_records.extend(self._records)
         self._blocks, self._records, self._jobs = [], [], []
+        self._pending = 0
 
     def finish(self) -> None:
         """Write what is pending, then the chain ends and aliases the blocks imply.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -122,7 +123,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 COPY_AFTER = 500
 """Batches of this many rows or more go through COPY."""
-COPY_TABLES = frozenset(("blocks", "records", "finals", "jobs", "job_refs", "receipt_outputs"))
+COPY_TABLES = frozenset(
+    ("blocks", "records", "finals", "jobs", "job_refs", "job_awaits", "receipt_outputs")
+)
 """Tables whose rows may arrive by COPY (not `receipts`: its order of arrival is kept)."""
 _PLAIN_INSERT = re.compile(
     r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES \([?, ]+\) (ON CONFLICT \([\w, ]+\) DO NOTHING)$"
@@ -171,6 +174,10 @@ class PostgresStore(SQLStore):
         self.location = redact(url)
         self._local = threading.local()
         self._sql_cache: dict[str, str] = {}
+        self._staged: weakref.WeakKeyDictionary[psycopg.Connection[Any], dict[str, list[str]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Each pooled session's staging tables, with their column types."""
         self._migrate(timeout)
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
             psycopg_pool.ConnectionPool(
@@ -229,12 +236,24 @@ class PostgresStore(SQLStore):
                 self._sql(sql.replace("IN ({marks})", "= ANY(?)")),
                 [list(values), *extra],
                 prepare=False,
+                binary=True,  # CIDs and blocks as they are, not in hex
             )
             return cursor.fetchall() if cursor.description else []
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self._connection() as conn:
             conn.execute(self._sql(sql), params)
+
+    def _exec_batch(self, sql: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Run `sql` once for all `rows`: `batch` unnests one array a column, so a batch
+        costs one statement (a statement a row costs a round trip each)."""
+        if not rows:
+            return
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        marks = ", ".join("?::bytea[]" for _ in columns)
+        batch = f"unnest({marks}) AS batch({', '.join(columns)})"
+        with self._connection() as conn:
+            conn.execute(self._sql(sql.format(batch=batch)), arrays, prepare=False)
 
     def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = list(rows)
@@ -251,23 +270,44 @@ class PostgresStore(SQLStore):
             cursor.executemany(self._sql(sql), batch)
 
     def _copy(self, table: str, columns: str, conflict: str, rows: list[Sequence[Any]]) -> None:
-        """Insert many rows through COPY into a temporary table, then one INSERT … SELECT
-        that keeps `ON CONFLICT` (COPY alone cannot skip rows that are there)."""
+        """Insert many rows through a binary COPY into a temporary table, then one
+        INSERT … SELECT that keeps `ON CONFLICT` (COPY alone cannot skip rows that are
+        there)."""
         staging = f"staging_{table}"
         with self.transaction():
             conn = self._local.conn
-            conn.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
-                f" ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
-            )
+            types = self._staging(conn, staging, table, columns)
             with conn.cursor() as cursor:
-                with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
                     for row in rows:
                         copy.write_row(row)
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {conflict}"
                 )
-                cursor.execute(f"TRUNCATE {staging}")
+                # Not TRUNCATE: that makes the table a new file, each batch.
+                cursor.execute(f"DELETE FROM {staging}")
+
+    def _staging(
+        self, conn: psycopg.Connection[Any], staging: str, table: str, columns: str
+    ) -> list[str]:
+        """Make the session's temporary table `staging` (rows like `table`'s, emptied at
+        commit) unless it has one; returns its column types, as binary COPY needs them."""
+        made = self._staged.setdefault(conn, {})
+        types = made.get(staging)
+        if types is None:
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
+                f" ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            rows = conn.execute(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+                " ORDER BY attnum",
+                (f"pg_temp.{staging}",),
+            ).fetchall()
+            types = made[staging] = [str(t) for (t,) in rows]
+        return types
 
     def blocks(self) -> Iterator[Link]:
         """Every stored block's CID, in CID order (streamed by a server-side cursor)."""
@@ -298,6 +338,9 @@ class PostgresStore(SQLStore):
             try:
                 with conn.transaction():
                     yield
+            except BaseException:
+                self._staged.pop(conn, None)  # staging tables it made are rolled back too
+                raise
             finally:
                 self._local.conn = None
                 self._local.depth = 0

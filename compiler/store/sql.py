@@ -141,6 +141,14 @@ class SQLStore:
     def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def _exec_batch(self, sql: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Run `sql` over `rows` of CIDs, which it reads as the relation `{batch}` with
+        `columns`. SQLite runs it once a row, `batch` a row of parameters (in-process,
+        there is no round trip to save); PostgreSQL overrides this."""
+        if rows:
+            batch = "(SELECT " + ", ".join(f"? AS {c}" for c in columns) + ") AS batch"
+            self._exec_many(sql.format(batch=batch), rows)
+
     def transaction(self) -> AbstractContextManager[None]:
         """Everything written inside is committed together, or not at all."""
         raise NotImplementedError
@@ -377,12 +385,14 @@ class SQLStore:
                 awaited,
             )
             # Call-tree edges: from the jobs receipts say made what these jobs read …
-            self._exec_many(
+            self._exec_batch(
                 "INSERT INTO job_edges (upstream, downstream)"
-                " SELECT DISTINCT o.job, CAST(? AS BLOB_TYPE) FROM receipt_outputs o"
-                " WHERE o.content = ? AND o.job <> ?"
+                " SELECT DISTINCT o.job, batch.job"
+                " FROM {batch} JOIN receipt_outputs o ON o.content = batch.content"
+                " WHERE o.job <> batch.job"
                 " ON CONFLICT (upstream, downstream) DO NOTHING",
-                [(job, content, job) for job, _, content in refs],
+                ("job", "content"),
+                sorted({(job, content) for job, _, content in refs}),
             )
             # … and from the jobs they await.
             self._exec_many(
@@ -491,12 +501,14 @@ class SQLStore:
                 " ON CONFLICT (receipt, path) DO NOTHING",
                 outputs,
             )
-            self._exec_many(
+            self._exec_batch(
                 "INSERT INTO job_edges (upstream, downstream)"
-                " SELECT DISTINCT CAST(? AS BLOB_TYPE), r.job FROM job_refs r"
-                " WHERE r.content = ? AND r.job <> ?"
+                " SELECT DISTINCT batch.job, r.job"
+                " FROM {batch} JOIN job_refs r ON r.content = batch.content"
+                " WHERE r.job <> batch.job"
                 " ON CONFLICT (upstream, downstream) DO NOTHING",
-                sorted({(job, content, job) for _, _, job, content in outputs}),
+                ("job", "content"),
+                sorted({(job, content) for _, _, job, content in outputs}),
             )
 
     def receipts(self, job: Link) -> list[Receipt]:
