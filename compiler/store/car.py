@@ -30,7 +30,7 @@ from typing import BinaryIO
 from compiler import identity, unixfs_read
 from compiler.ir import Link
 from compiler.store import Store
-from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, codec
+from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, raw_codec
 from compiler.unixfs import varint
 from compiler.unixfs_read import UnixFSError, read_varint
 
@@ -297,72 +297,99 @@ class Export:
 
 def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -> Export:
     """Everything reachable from `roots` (see the module's docstring), gathered level by
-    level with a few batched queries per level, whatever the number of roots."""
-    manifest = Manifest()
-    blocks: dict[Link, bytes] = {}
-    walked: set[Link] = set()  # CIDs whose chains are gathered
-    examined: set[Link] = set()  # DAG-CBOR CIDs whose blocks were looked at
-    job_receipts: dict[Link, list[Link]] = {}
-    record_links: dict[Link, tuple[Link, Link]] = {}  # a record's source and target
-    content: set[Link] = set()
-    finals: set[Link] = set()
-    jobs: set[Link] = set()
-    records: set[Link] = set()
-    chain_todo: set[Link] = set(roots)
-    link_todo: set[Link] = set()
+    level with a few batched queries per level, whatever the number of roots. CIDs are
+    kept binary here (an export holds tens of thousands, each in several sets)."""
+    blocks: dict[bytes, bytes] = {}
+    walked: set[bytes] = set()  # CIDs whose chains are gathered
+    examined: set[bytes] = set()  # DAG-CBOR CIDs whose blocks were looked at
+    job_receipts: dict[bytes, list[Link]] = {}
+    records: dict[bytes, tuple[Link, ...]] = {}  # each record's source and target
+    content: set[bytes] = set()
+    finals: set[bytes] = set()
+    jobs: set[bytes] = set()
+    chain_todo: set[bytes] = {r.raw for r in roots}
+    link_todo: set[bytes] = set()
     while chain_todo or link_todo:
-        seeds = chain_todo - walked
+        seeds = [Link(raw) for raw in chain_todo - walked]
         chain_todo = set()
         if seeds:
             # The chains through the seeds, forward and backward.
             refs = [*store.walk(seeds, "forward"), *store.walk(seeds, "backward")]
-            ends = set(seeds)
+            ends = {s.raw for s in seeds}
             for ref in refs:
-                ends.update((ref.source, ref.target))
-                records.add(ref.cid)
-                record_links[ref.cid] = (ref.source, ref.target)
-            link_todo |= records
+                ends.add(ref.source.raw)
+                ends.add(ref.target.raw)
+                records[ref.cid.raw] = (ref.source, ref.target)
+                link_todo.add(ref.cid.raw)
             walked |= ends
-            documents = {r.source for r in refs if r.pass_name == "parse"}
-            blocks.update(store.get_blocks(documents - blocks.keys()))
-            finals |= store.finals_among(ends)
-            link_todo |= {e for e in ends if codec(e) == DAG_CBOR}
+            documents = {r.source.raw for r in refs if r.pass_name == "parse"}
+            blocks.update(_get_blocks(store, documents - blocks.keys()))
+            finals.update(f.raw for f in store.finals_among(map(Link, ends)))
+            link_todo.update(e for e in ends if raw_codec(e) == DAG_CBOR)
         todo = link_todo - examined
         link_todo = set()
         if not todo:
             continue
         examined |= todo
-        blocks.update(store.get_blocks(todo - blocks.keys()))
+        blocks.update(_get_blocks(store, todo - blocks.keys()))
         # Jobs are indexed from their blocks (and records are not jobs): only a block
         # that is not a record may be a job.
-        new_jobs = store.jobs_among((todo & blocks.keys()) - records) - jobs
+        maybe_jobs = (todo & blocks.keys()) - records.keys()
+        new_jobs = {j.raw for j in store.jobs_among(map(Link, maybe_jobs))} - jobs
         jobs |= new_jobs
-        for receipt in store.receipt_refs(new_jobs):
-            job_receipts.setdefault(receipt.job, []).append(receipt.cid)
-            link_todo.add(receipt.cid)
+        if new_jobs:
+            for receipt in store.receipt_refs([Link(raw) for raw in new_jobs]):
+                job_receipts.setdefault(receipt.job.raw, []).append(receipt.cid)
+                link_todo.add(receipt.cid.raw)
         for cid in todo:
             block = blocks.get(cid)
             if block is None:
                 continue  # an intermediate job: replaying the chain makes it again
-            for link in _links(block, record_links.get(cid, ())):
-                if codec(link) == DAG_CBOR:
-                    if link not in examined:
-                        link_todo.add(link)
-                        chain_todo.add(link)  # an awaited job: its chain too
+            for link in _links(block, records.get(cid, ())):
+                raw = link.raw
+                if raw_codec(raw) == DAG_CBOR:
+                    if raw not in examined:
+                        link_todo.add(raw)
+                        chain_todo.add(raw)  # an awaited job: its chain too
                 elif with_content:
-                    content.add(link)
-    manifest.finals = sorted(finals, key=_raw)
-    manifest.jobs = sorted(jobs & blocks.keys(), key=_raw)
-    manifest.records = sorted(records & blocks.keys(), key=_raw)
-    for job in sorted(job_receipts, key=_raw):
+                    content.add(raw)
+    manifest = Manifest(
+        finals=[Link(raw) for raw in sorted(finals)],
+        jobs=[Link(raw) for raw in sorted(jobs & blocks.keys())],
+        records=[Link(raw) for raw in sorted(records.keys() & blocks.keys())],
+    )
+    for job in sorted(job_receipts):
         manifest.receipts.extend(job_receipts[job])  # by job, oldest first
     manifest.aliases = store.aliases_among(manifest.jobs)
-    missing = _gather_content(store, sorted(content, key=_raw), blocks) if with_content else 0
-    return Export(manifest, blocks, missing)
+    missing = _gather_content(store, sorted(content), blocks) if with_content else 0
+    return Export(manifest, {Link(raw): block for raw, block in blocks.items()}, missing)
 
 
-def _raw(link: Link) -> bytes:
-    return link.raw
+def _get_blocks(store: Store, cids: set[bytes]) -> dict[bytes, bytes]:
+    """`store.get_blocks` by binary CIDs."""
+    if not cids:
+        return {}
+    return {link.raw: block for link, block in store.get_blocks(map(Link, cids)).items()}
+
+
+def _gather_content(store: Store, roots: list[bytes], blocks: dict[bytes, bytes]) -> int:
+    """Add every block of the content DAGs under `roots`; returns how many are missing."""
+    missing = 0
+    stack = list(roots)
+    while stack:
+        cid = stack.pop()
+        if cid in blocks:
+            continue
+        block = store.get_block(Link(cid))
+        if block is None:
+            missing += 1
+            continue
+        blocks[cid] = block
+        try:
+            stack.extend(unixfs_read.links(cid, block))
+        except unixfs_read.UnixFSError:
+            continue
+    return missing
 
 
 LINK_TAG = b"\xd8\x2a"
@@ -375,26 +402,6 @@ def _links(block: bytes, known: tuple[Link, ...]) -> Iterable[Link]:
     if block.count(LINK_TAG) == len(known):
         return known
     return identity.block_links(block)
-
-
-def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) -> int:
-    """Add every block of the content DAGs under `roots`; returns how many are missing."""
-    missing = 0
-    stack = list(roots)
-    while stack:
-        cid = stack.pop()
-        if cid in blocks:
-            continue
-        block = store.get_block(cid)
-        if block is None:
-            missing += 1
-            continue
-        blocks[cid] = block
-        try:
-            stack.extend(Link(raw) for raw in unixfs_read.links(cid.raw, block))
-        except unixfs_read.UnixFSError:
-            continue
-    return missing
 
 
 def export_car(out: BinaryIO, export: Export) -> tuple[Link, int]:

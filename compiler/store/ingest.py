@@ -19,6 +19,7 @@ import libipld
 from compiler import identity
 from compiler.ir import FrozenMap, Job, Link, Value
 from compiler.store import ReceiptEntry, RecordRef, Store
+from compiler.unixfs_read import codec_of
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -80,7 +81,7 @@ class Manifest:
 
     def to_value(self) -> FrozenMap[Value]:
         """The manifest block's map (links sorted, so an export is deterministic)."""
-        tree = self._tree(lambda link: link)
+        tree = self._tree(Link)
         tree["aliases"] = tuple(FrozenMap(alias) for alias in tree["aliases"])
         return FrozenMap({k: tuple(v) if isinstance(v, list) else v for k, v in tree.items()})
 
@@ -88,12 +89,14 @@ class Manifest:
         """The manifest block: `to_value()` in DAG-CBOR, written by libipld from the
         binary CIDs (it writes a byte string that is a CID as a link, and here every
         one is), without making IR values of an export's many links."""
-        block: bytes = libipld.encode_dag_cbor(self._tree(_raw))
+        block: bytes = libipld.encode_dag_cbor(self._tree(bytes))
         return block
 
-    def _tree(self, link: Callable[[Link], Any]) -> dict[str, Any]:
+    def _tree(self, link: Callable[[bytes], Any]) -> dict[str, Any]:
+        """The manifest's map, each link written by `link` from its binary CID."""
+
         def links(items: Iterable[Link]) -> list[Any]:
-            return [link(i) for i in sorted(set(items), key=_raw)]
+            return [link(raw) for raw in sorted({i.raw for i in items})]
 
         return {
             MANIFEST_KEY: MANIFEST_VERSION,
@@ -101,10 +104,10 @@ class Manifest:
             "records": links(self.records),
             # In the order the store holds them (by job, oldest first), so the
             # importing store keeps that order.
-            "receipts": [link(r) for r in dict.fromkeys(self.receipts)],
+            "receipts": [link(raw) for raw in dict.fromkeys(r.raw for r in self.receipts)],
             "jobs": links(self.jobs),
             "aliases": [
-                {"namespace": ns, "name": name, "job": link(job)}
+                {"namespace": ns, "name": name, "job": link(job.raw)}
                 for ns, name, job in sorted(set(self.aliases), key=_alias_key)
             ],
         }
@@ -164,20 +167,16 @@ def _alias_key(alias: tuple[str, str, Link]) -> tuple[str, str, bytes]:
     return alias[0], alias[1], alias[2].raw
 
 
-def _raw(link: Link) -> bytes:
-    return link.raw
-
-
 def codec(cid: Link) -> int:
     """The multicodec of a CID (CIDv0 is dag-pb)."""
-    raw = cid.raw
-    if cid.version == 0:
-        return 0x70
-    # A CIDv1 is varint(1) varint(codec) multihash; the codecs jobc meets fit in two bytes.
-    first = raw[1]
-    if first < 0x80:
-        return first
-    return (first & 0x7F) | (raw[2] << 7)
+    return raw_codec(cid.raw)
+
+
+def raw_codec(raw: bytes) -> int:
+    """The multicodec of a binary CID (CIDv0 is dag-pb)."""
+    if raw[:1] == b"\x01" and raw[1] < 0x80:  # CIDv1 with a one-byte codec: the usual
+        return raw[1]
+    return codec_of(raw)
 
 
 @dataclass

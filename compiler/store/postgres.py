@@ -121,6 +121,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append only."""
 
+FEW = 64
+"""Lookups of this many CIDs or fewer are prepared statements of their own (see `_chunked`)."""
 COPY_AFTER = 500
 """Batches of this many rows or more go through COPY."""
 COPY_TABLES = frozenset(
@@ -139,6 +141,9 @@ SESSION = (
     # A refcount walk of 100,000 jobs hashes and sorts a few MiB; the default 4 MiB
     # spills it to temporary files.
     "SET work_mem = '64MB'",
+    # A lookup of many CIDs at once may scan a table: in one process, not in workers
+    # started for it (on two cores, shared, they made it slower: 0.43 s, not 0.27 s).
+    "SET max_parallel_workers_per_gather = 0",
 )
 """Settings of every pooled session."""
 
@@ -210,10 +215,19 @@ class PostgresStore(SQLStore):
         with self._pool.connection() as pooled:
             yield pooled
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def _query(self, sql: str, params: Sequence[Any] = (), *, planned: bool = False) -> list[Row]:
+        """Run a statement; `planned` (for large arrays) plans it for these parameters
+        instead of preparing it, and moves bytes as they are instead of in hex."""
         with self._connection() as conn:
-            cursor = conn.execute(self._sql(sql), params)
+            if planned:
+                cursor = conn.execute(self._sql(sql), params, prepare=False, binary=True)
+            else:
+                cursor = conn.execute(self._sql(sql), params)
             return cursor.fetchall() if cursor.description else []
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._connection() as conn:
+            conn.execute(self._sql(sql), params)
 
     def _step(self, columns: str, table: str, condition: str) -> str:
         """The recursive step as a LATERAL subquery behind `OFFSET 0`, which the planner
@@ -226,23 +240,15 @@ class PostgresStore(SQLStore):
         )
 
     def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
-        """Run `sql` over all `values` in one round trip: the `IN (…)` list becomes one
-        array parameter. The statement is not prepared, so each run is planned for its
-        array (a generic plan guesses its length, and may scan the table instead)."""
-        if not values:
-            return []
-        with self._connection() as conn:
-            cursor = conn.execute(
-                self._sql(sql.replace("IN ({marks})", "= ANY(?)")),
-                [list(values), *extra],
-                prepare=False,
-                binary=True,  # CIDs and blocks as they are, not in hex
-            )
-            return cursor.fetchall() if cursor.description else []
-
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._connection() as conn:
-            conn.execute(self._sql(sql), params)
+        """Run `sql` over `values`. A few values go in an `IN (…)` list of their own
+        length, a statement that psycopg prepares once it has run a few times (a trace
+        or a lookup then costs no planning). Many go in one round trip: the list becomes
+        one array parameter, in a statement planned for that array (a prepared
+        statement's generic plan guesses its length, and may scan the table instead)."""
+        if len(values) <= FEW:
+            return super()._chunked(sql, values, extra)
+        array = sql.replace("IN ({marks})", "= ANY(?)")
+        return self._query(array, [list(values), *extra], planned=True)
 
     def _exec_batch(self, sql: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """Run `sql` once for all `rows`: `batch` unnests one array a column, so a batch
@@ -252,8 +258,7 @@ class PostgresStore(SQLStore):
         arrays = [list(column) for column in zip(*rows, strict=True)]
         marks = ", ".join("?::bytea[]" for _ in columns)
         batch = f"unnest({marks}) AS batch({', '.join(columns)})"
-        with self._connection() as conn:
-            conn.execute(self._sql(sql.format(batch=batch)), arrays, prepare=False)
+        self._query(sql.format(batch=batch), arrays, planned=True)
 
     def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = list(rows)

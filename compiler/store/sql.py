@@ -168,8 +168,12 @@ class SQLStore:
         return rows[0] if rows else None
 
     def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
-        """Run `sql` (holding `{marks}` where an `IN (…)` list goes) over `values` in chunks."""
+        """Run `sql` (holding `{marks}` where an `IN (…)` list goes) over `values` in
+        chunks. The values are sorted first, so each chunk's lookups fall in one stretch
+        of the index (CIDs are hashes: unsorted, each lookup lands anywhere)."""
         out: list[Row] = []
+        if len(values) > CHUNK:
+            values = sorted(values)
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
             marks = ", ".join("?" * len(chunk))
