@@ -201,6 +201,14 @@ class Store(Protocol):
         (marked) but not followed; backward, every record that leads there is listed."""
         ...
 
+    def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
+        """`walk` forward and `walk` backward, at once."""
+        ...
+
+    def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
+        """The finals among `cids`, each with how many receipts it has (maybe none)."""
+        ...
+
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
         ...

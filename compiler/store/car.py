@@ -314,7 +314,8 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
         chain_todo = set()
         if seeds:
             # The chains through the seeds, forward and backward.
-            refs = [*store.walk(seeds, "forward"), *store.walk(seeds, "backward")]
+            forward, backward = store.walks(seeds)
+            refs = [*forward, *backward]
             ends = {s.raw for s in seeds}
             for ref in refs:
                 ends.add(ref.source.raw)

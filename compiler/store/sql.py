@@ -58,6 +58,9 @@ COUNTED = {
 }
 """What `count` may count: names → tables (never a table name from outside)."""
 
+_WALKS: dict[Direction, str] = {"forward": "fwd", "backward": "bwd"}
+"""The name of each direction's recursion in a walk's statement."""
+
 _TRUSTED = "NOT EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
 """A record `r` is followed unless its pass version is disowned."""
 
@@ -157,27 +160,29 @@ class SQLStore:
         """Close every connection."""
         raise NotImplementedError
 
-    def _step(self, columns: str, table: str, condition: str) -> str:
-        """The recursive step of a walk over `reach`: `columns` of the rows of `table`
-        (as `r`) that meet `condition` for a row of `reach`. SQLite joins them, probing
-        `table`'s index for each row of `reach` (PostgreSQL overrides this)."""
-        return f"SELECT {columns} FROM reach JOIN {table} r ON {condition}"
+    def _step(self, columns: str, table: str, condition: str, walk: str = "reach") -> str:
+        """The recursive step of the walk `walk`: `columns` of the rows of `table` (as
+        `r`) that meet `condition` for a row of `walk`. SQLite joins them, probing
+        `table`'s index for each row of `walk` (PostgreSQL overrides this)."""
+        return f"SELECT {columns} FROM {walk} JOIN {table} r ON {condition}"
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
 
-    def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
-        """Run `sql` (holding `{marks}` where an `IN (…)` list goes) over `values` in
-        chunks. The values are sorted first, so each chunk's lookups fall in one stretch
-        of the index (CIDs are hashes: unsorted, each lookup lands anywhere)."""
+    def _chunked(
+        self, sql: str, values: Sequence[Any], extra: Sequence[Any] = (), *, times: int = 1
+    ) -> list[Row]:
+        """Run `sql` (holding `{marks}` where an `IN (…)` list goes, `times` times) over
+        `values` in chunks. The values are sorted first, so each chunk's lookups fall in
+        one stretch of the index (CIDs are hashes: unsorted, each lookup lands anywhere)."""
         out: list[Row] = []
         if len(values) > CHUNK:
             values = sorted(values)
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
             marks = ", ".join("?" * len(chunk))
-            out.extend(self._query(sql.format(marks=marks), [*chunk, *extra]))
+            out.extend(self._query(sql.format(marks=marks), [*list(chunk) * times, *extra]))
         return out
 
     # --- blocks ---------------------------------------------------------------------------
@@ -287,33 +292,49 @@ class SQLStore:
     def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
         """Every record reachable from `cid` (or from any of several CIDs) forward,
         trusted records followed, or backward; sorted by source, pass and CID."""
+        forward, backward = self._walk(cid, (direction,))
+        return forward if direction == "forward" else backward
+
+    def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
+        """`walk` forward and backward, in one statement."""
+        return self._walk(cid, ("forward", "backward"))
+
+    def _walk(
+        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...]
+    ) -> tuple[list[RecordRef], list[RecordRef]]:
         seeds = [cid.raw] if isinstance(cid, Link) else _raws(cid)
-        # The recursion carries the records themselves, so no join follows it: a
+        # The recursions carry the records themselves, so no join follows them: a
         # planner that cannot tell how many rows a recursion makes may choose to scan
         # the whole table for one.
-        if direction == "forward":
-            end, other, follow = "src", "dst", " AND NOT reach.disowned"
-        else:
-            end, other, follow = "dst", "src", ""
         columns = (
             "r.cid, r.pass, r.version, r.src, r.dst,"
             " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
         )
-        sql = (
-            "WITH RECURSIVE reach(cid, pass, version, src, dst, disowned) AS ("
-            f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}})"
-            " UNION"
-            f" {self._step(columns, 'records', f'r.{end} = reach.{other}{follow}')}"
-            ") SELECT cid, pass, version, src, dst, disowned FROM reach"
-        )
-        rows = self._chunked(sql, seeds) if seeds else []
-        refs = {
-            bytes(c): RecordRef(
+        walks, selects = [], []
+        for direction in directions:
+            w = _WALKS[direction]
+            if direction == "forward":
+                end, other, follow = "src", "dst", f" AND NOT {w}.disowned"
+            else:
+                end, other, follow = "dst", "src", ""
+            step = self._step(columns, "records", f"r.{end} = {w}.{other}{follow}", w)
+            walks.append(
+                f"{w}(cid, pass, version, src, dst, disowned) AS ("
+                f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}}) UNION {step})"
+            )
+            selects.append(f"SELECT '{w}', cid, pass, version, src, dst, disowned FROM {w}")
+        sql = f"WITH RECURSIVE {', '.join(walks)} {' UNION ALL '.join(selects)}"
+        rows = self._chunked(sql, seeds, times=len(directions)) if seeds else []
+        found: dict[str, dict[bytes, RecordRef]] = {w: {} for w in _WALKS.values()}
+        for w, c, p, v, s, d, disowned in rows:
+            found[str(w)][bytes(c)] = RecordRef(
                 Link(bytes(c)), str(p), int(v), Link(bytes(s)), Link(bytes(d)), bool(disowned)
             )
-            for c, p, v, s, d, disowned in rows
-        }
-        return sorted(refs.values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
+        forward, backward = (
+            sorted(found[w].values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
+            for w in (_WALKS["forward"], _WALKS["backward"])
+        )
+        return forward, backward
 
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
@@ -539,6 +560,15 @@ class SQLStore:
             ReceiptRef(Link(bytes(c)), Link(bytes(j)), str(n), int(e), bytes(o))
             for c, j, n, e, o in rows
         ]
+
+    def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
+        """The finals among `cids`, each with how many receipts it has."""
+        rows = self._chunked(
+            "SELECT f.cid, (SELECT COUNT(*) FROM receipts r WHERE r.job = f.cid)"
+            " FROM finals f WHERE f.cid IN ({marks})",
+            _raws(cids),
+        )
+        return {Link(bytes(c)): int(n) for c, n in rows}
 
     def receipt_counts(self, jobs: Iterable[Link]) -> dict[Link, int]:
         """How many receipts each of `jobs` has (jobs without any are left out)."""
