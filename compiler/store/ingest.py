@@ -18,6 +18,7 @@ import libipld
 
 from compiler import identity
 from compiler.ir import FrozenMap, Job, Link, Value
+from compiler.records import RECORD_VERSION
 from compiler.store import ReceiptEntry, RecordRef, Store
 from compiler.unixfs_read import codec_of
 
@@ -404,8 +405,6 @@ _RECORD_KEYS = frozenset(("record", "pass", "version", "from", "to", "facts"))
 
 def _plain_record_ref(cid: Link, tree: dict[str, object]) -> RecordRef:
     """A record's edge from an exact libipld tree; raises IngestError if malformed."""
-    from compiler.records import RECORD_VERSION
-
     src, dst = tree.get("from"), tree.get("to")
     name, version = tree.get("pass"), tree.get("version")
     if not (
@@ -425,8 +424,6 @@ def _plain_record_ref(cid: Link, tree: dict[str, object]) -> RecordRef:
 
 def _record_ref(cid: Link, value: FrozenMap[Value]) -> RecordRef:
     """A record map's edge; raises IngestError if it is not a record."""
-    from compiler.records import RECORD_VERSION
-
     src, dst = value.get("from"), value.get("to")
     name, version = value.get("pass"), value.get("version")
     if not (
