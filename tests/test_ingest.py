@@ -157,3 +157,31 @@ def test_walks_and_final_receipts_of_many_cids(store: Store) -> None:
 def _chain(name: str) -> list[Record]:
     a, b, c = (content(f"{name}.{i}") for i in range(3))
     return [Record.make("p0", 1, a, b, []), Record.make("p1", 1, b, c, [])]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that gives a few bytes a read, as a pipe may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        step = min(n if n >= 0 else len(self.data), 1 + self.pos % 7)
+        chunk = self.data[self.pos : self.pos + step]
+        self.pos += len(chunk)
+        return chunk
+
+
+def test_a_car_read_a_few_bytes_at_a_time(store: Store) -> None:
+    key = NodeKey.generate()
+    receipts = [signed(key, n) for n in range(5)]
+    out = io.BytesIO()
+    manifest = Manifest(receipts=[r.cid for r in receipts])
+    export_car(out, Export(manifest, {r.cid: r.encode() for r in receipts}))
+    result = import_car(store, Trickle(out.getvalue()))  # type: ignore[arg-type]
+    assert result.blocks == 6
+    assert store.count("receipts") == 5

@@ -100,11 +100,17 @@ class _Reader:
         """Make `n` bytes available at `pos`; False if the stream ends first."""
         if len(self.buf) - self.pos >= n:
             return True
-        rest = self.buf[self.pos :]
-        more = self.stream.read(max(n - len(rest), READ_CHUNK))
+        parts = [self.buf[self.pos :]]
+        have, want = len(parts[0]), max(n, READ_CHUNK)
+        while have < n:  # a pipe may give less than asked for
+            more = self.stream.read(want - have)
+            if not more:
+                break
+            parts.append(more)
+            have += len(more)
         self.base += self.pos
-        self.buf, self.pos = rest + more, 0
-        return len(self.buf) >= n
+        self.buf, self.pos = b"".join(parts), 0
+        return have >= n
 
     def read(self, n: int) -> bytes:
         """Up to `n` bytes (fewer only at the end of the stream)."""
