@@ -36,6 +36,7 @@ from compiler.ir import (
     Value,
     WasmTask,
 )
+from tests.reference import same
 
 # Thousands of examples each: a few minutes in all, so marked slow (`make` quick loop skips them).
 MANY = settings(
@@ -227,19 +228,6 @@ def leaves(tree: Any, kind: type) -> list[Any]:
     if isinstance(tree, list | tuple):
         return [b for v in tree for b in leaves(v, kind)]
     return []
-
-
-def same(a: Any, b: Any) -> bool:
-    """Strict equality of decoded data: kinds must match (True is not 1, bytes not a CID)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, CID):
-        return bytes(a) == bytes(b)
-    return bool(a == b)
 
 
 def encode_bytes_head(data: bytes) -> bytes:

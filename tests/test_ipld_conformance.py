@@ -42,6 +42,7 @@ from compiler import identity
 from compiler.identity import IdentityError, cid_of_block, encode_value
 from compiler.ir import FrozenMap, Link, Value, freeze
 from tests.conftest import SHARED
+from tests.reference import same
 
 CONFORMANCE = SHARED / "conformance" / "ipld"
 FIXTURES = CONFORMANCE / "fixtures"
@@ -81,21 +82,6 @@ def manifest() -> dict[str, dict[str, str]]:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def same(a: Any, b: Any) -> bool:
-    """Strict equality of decoded data: kinds must match (True is not 1, bytes not a CID)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, CID):
-        return bytes(a) == bytes(b)
-    if isinstance(a, float):
-        return struct.pack(">d", a) == struct.pack(">d", b)  # keeps -0.0 apart from 0.0
-    return bool(a == b)
 
 
 def walk(tree: Any) -> list[Any]:
