@@ -14,15 +14,21 @@ spec. Then, in the same run, on each backend:
   (target ≤ 20 ms);
 - **refcount**: of the most used content CID, direct and transitive (target ≤ 1 s);
 - **export** / **import**: a CAR of the chains, jobs and receipts of 2,000 finals, written
-  from the store and read into an empty one (target ≥ 20k blocks/s each).
+  from the store and read into an empty one (target ≥ 20k blocks/s each), `--rounds`
+  times with other finals each time (the median is reported, and every round).
+
+Each figure comes with this process's CPU time and the number of calls into the
+database (statements, batches, COPYs: round trips on PostgreSQL), which the load of a
+shared machine moves less than wall-clock; the load average is printed beside.
 
 Run: `.venv/bin/python bench/store.py [--jobs 100000] [--records 1000000] [--backend
-sqlite|postgres|both]`. Loading takes minutes; it is not a test: it prints.
+sqlite|postgres|both] [--rounds 3]`. Loading takes minutes; it is not a test: it prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import io
 import os
@@ -32,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -161,14 +168,81 @@ def generate(store: Store, jobs: int, records: int, seed: int = 6) -> dict[str, 
     return {"finals": finals, "chain": chain_cids, "rng": rng}
 
 
-def timed(fn: Callable[[], object], n: int) -> list[float]:
-    """Seconds per call, `n` calls."""
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+@dataclass
+class Samples:
+    """Timings of repeated calls: wall-clock and this process's CPU time, and how many
+    calls into the database they made (statements, executemany batches, COPYs: each a
+    round trip on PostgreSQL)."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    calls: int = 0
+
+    def add(self, other: Samples) -> None:
+        """Take `other`'s samples too."""
+        self.wall += other.wall
+        self.cpu += other.cpu
+        self.calls += other.calls
+
+    @property
+    def calls_each(self) -> float:
+        return self.calls / max(1, len(self.wall))
+
+
+class Meter:
+    """Counts the store's calls into its database (by wrapping the backend's few entry
+    points on this one store object) and times operations: the load-independent
+    evidence beside wall-clock on a shared machine."""
+
+    ENTRY_POINTS = ("_query", "_exec", "_exec_many", "_copy")
+
+    def __init__(self, store: Store) -> None:
+        self.calls = 0
+        for name in self.ENTRY_POINTS:
+            method = getattr(store, name, None)
+            if method is not None:
+                setattr(store, name, self._counting(method))
+
+    def _counting(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+    def run(self, fn: Callable[[], object], n: int) -> Samples:
+        """`fn` called `n` times."""
+        out = Samples()
+        before = self.calls
+        for _ in range(n):
+            c, t = time.process_time(), time.perf_counter()
+            fn()
+            out.wall.append(time.perf_counter() - t)
+            out.cpu.append(time.process_time() - c)
+        out.calls = self.calls - before
+        return out
+
+
+def exchange(
+    meter: Meter,
+    store: Store,
+    fresh: Callable[[], Store],
+    roots: list[Link],
+    export: Samples,
+    imported: Samples,
+) -> int:
+    """Export `roots` from `store` and import the CAR into a fresh store, adding the
+    timings to `export` and `imported`; returns the number of blocks."""
+    out = io.BytesIO()
+    blocks: list[int] = []
+    export.add(meter.run(lambda: blocks.append(export_car(out, gather(store, roots))[1]), 1))
+    target = fresh()
+    try:
+        into = Meter(target)
+        imported.add(into.run(lambda: import_car(target, io.BytesIO(out.getvalue())), 1))
+    finally:
+        target.close()
+    return blocks[0]
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -177,12 +251,38 @@ def pct(samples: list[float], p: float) -> float:
 
 
 def ms(x: float) -> str:
-    return f"{x * 1000:.3f} ms"
+    return f"{x * 1000:.3f}"
 
 
-def measure(name: str, store: Store, fresh: Callable[[], Store], args: Any) -> dict[str, Any]:
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measure(
+    name: str, opened: Callable[[], Store], fresh: Callable[[], Store], args: Any
+) -> dict[str, Any]:
+    """Generate a store with `opened`, then measure it (`fresh` makes stores to import into)."""
     print(f"== {name}: generating {args.jobs:,} jobs and ~{args.records:,} records")
+    store = opened()
     data = generate(store, args.jobs, args.records)
+    # Measured as the next jobc command finds it: reopened (SQLite folds its write-ahead
+    # log into the file when the last connection closes; PostgreSQL's sessions start
+    # anew), with this harness's own million objects out of the garbage collector's way
+    # (`gc.freeze`: a full collection scanning them would be timed as the store's).
+    store.close()
+    gc.collect()
+    gc.freeze()
+    store = opened()
+    try:
+        return measured(store, fresh, data, args)
+    finally:
+        store.close()
+
+
+def measured(
+    store: Store, fresh: Callable[[], Store], data: dict[str, Any], args: Any
+) -> dict[str, Any]:
+    """The figures of a generated store."""
     rng: random.Random = data["rng"]
     folder = Path(tempfile.mkdtemp(prefix="jobc-bench-find-"))
     (folder / "m.wasm").write_bytes(MODULE)
@@ -196,36 +296,31 @@ def measure(name: str, store: Store, fresh: Callable[[], Store], args: Any) -> d
     store.optimize()  # as an import of this size does
     counts = {w: store.count(w) for w in ("blocks", "records", "finals", "jobs", "receipts")}
     print("  store: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    load_before = load()
+    meter = Meter(store)
 
     sample_chain = rng.sample(data["chain"], 2000)
     record_cids = [r.cid for c in rng.sample(data["chain"], 200) for r in store.walk(c, "forward")]
     it = iter(record_cids * 20)
-    pk = timed(lambda: store.get_block(next(it)), 2000)
+    pk = meter.run(lambda: store.get_block(next(it)), 2000)
     it2 = iter(sample_chain)
-    finals = timed(lambda: store.finals(next(it2)), 2000)
+    finals = meter.run(lambda: store.finals(next(it2)), 2000)
     it3 = iter(sample_chain)
-    trace = timed(lambda: q.trace(store, next(it3)), 1000)
+    trace = meter.run(lambda: q.trace(store, next(it3)), 1000)
     raw = spec.read_bytes()
     found = q.find(store, raw, str(spec), trusted=[])
     assert found.found, "the bench spec must be found"
-    find = timed(lambda: q.find(store, raw, str(spec), trusted=[]), 50)
+    find = meter.run(lambda: q.find(store, raw, str(spec), trusted=[]), 200)
     (top, _), *_ = store.most_used(1)
-    refcount = timed(lambda: store.refcount(top), 3)
+    refcount = meter.run(lambda: store.refcount(top), 5)
     direct, total = store.refcount(top)
-    # Export and import: the chains, jobs and receipts of 2,000 finals.
-    roots = rng.sample(data["finals"], 2000)
-    t = time.perf_counter()
-    exported = gather(store, roots)
-    out = io.BytesIO()
-    _, blocks = export_car(out, exported)
-    export_s = time.perf_counter() - t
-    target = fresh()
-    try:
-        t = time.perf_counter()
-        import_car(target, io.BytesIO(out.getvalue()))
-        import_s = time.perf_counter() - t
-    finally:
-        target.close()
+    # Export and import: the chains, jobs and receipts of 2,000 finals, `--rounds` times
+    # (other finals each time), each import into an empty store.
+    export, imported, blocks = Samples(), Samples(), []
+    for _ in range(args.rounds):
+        roots = rng.sample(data["finals"], min(2000, len(data["finals"])))
+        n = exchange(meter, store, fresh, roots, export, imported)
+        blocks.append(n)
     return {
         "pk": pk,
         "finals": finals,
@@ -234,16 +329,23 @@ def measure(name: str, store: Store, fresh: Callable[[], Store], args: Any) -> d
         "refcount": refcount,
         "refcount_counts": (direct, total),
         "blocks": blocks,
-        "export_s": export_s,
-        "import_s": import_s,
+        "export": export,
+        "import": imported,
         "counts": counts,
+        "load": (load_before, load()),
     }
 
 
 def report(name: str, r: dict[str, Any]) -> None:
-    pk50 = pct(r["pk"], 0.5)
-    print(f"\n{name}: {r['counts']['records']:,} records, {r['counts']['finals']:,} finals")
-    print(f"  {'query':<10} {'p50':>12} {'p99':>12}   p50 / pk lookup   target")
+    pk50 = pct(r["pk"].wall, 0.5)
+    print(
+        f"\n{name}: {r['counts']['records']:,} records, {r['counts']['finals']:,} finals"
+        f"  (load average {r['load'][0]} before, {r['load'][1]} after: 1/5/15 min, 2 cores)"
+    )
+    print(
+        f"  {'ms':<10} {'wall p50':>9} {'wall p99':>9} {'cpu p50':>9} {'cpu p99':>9}"
+        f" {'db calls':>9} {'p50/pk':>8}   target"
+    )
     rows = [
         ("pk lookup", r["pk"], ""),
         ("finals", r["finals"], ""),
@@ -251,38 +353,45 @@ def report(name: str, r: dict[str, Any]) -> None:
         ("find", r["find"], "≤ 20 ms"),
         ("refcount", r["refcount"], "≤ 1 s"),
     ]
-    for label, samples, target in rows:
-        p50, p99 = pct(samples, 0.5), pct(samples, 0.99)
-        print(f"  {label:<10} {ms(p50):>12} {ms(p99):>12}   {p50 / pk50:>12.1f}×   {target}")
+    for label, t, target in rows:
+        print(
+            f"  {label:<10} {ms(pct(t.wall, 0.5)):>9} {ms(pct(t.wall, 0.99)):>9}"
+            f" {ms(pct(t.cpu, 0.5)):>9} {ms(pct(t.cpu, 0.99)):>9} {t.calls_each:>9.1f}"
+            f" {pct(t.wall, 0.5) / pk50:>7.0f}×   {target}"
+        )
     direct, total = r["refcount_counts"]
     print(f"  (the most used content CID: {direct:,} direct users, {total:,} in all)")
-    for label, seconds in (("export", r["export_s"]), ("import", r["import_s"])):
-        rate = r["blocks"] / seconds
+    blocks: list[int] = r["blocks"]
+    for label in ("export", "import"):
+        done: Samples = r[label]
+        rates = sorted(n / w for n, w in zip(blocks, done.wall, strict=True))
+        cpu = sorted(n / c for n, c in zip(blocks, done.cpu, strict=True))
         print(
-            f"  {label:<10} {r['blocks']:,} blocks in {seconds:.2f}s = {rate:,.0f} blocks/s"
+            f"  {label:<10} {pct(rates, 0.5):>7,.0f} blocks/s  (median of {len(rates)} CARs of"
+            f" ~{blocks[0]:,} blocks: {', '.join(f'{x:,.0f}' for x in rates)});"
+            f" cpu {pct(cpu, 0.5):,.0f} blocks/s;"
+            f" {1000 * done.calls / sum(blocks):.1f} db calls per 1,000 blocks"
             f"   target ≥ 20,000 blocks/s"
         )
 
 
 @contextmanager
-def sqlite_stores(folder: Path) -> Iterator[tuple[Store, Callable[[], Store]]]:
-    store = open_store(folder / "bench.sqlite")
-    try:
-        yield store, lambda: open_store(folder / f"import-{time.time_ns()}.sqlite")
-    finally:
-        store.close()
+def sqlite_stores(folder: Path) -> Iterator[tuple[Callable[[], Store], Callable[[], Store]]]:
+    """Opens the bench store, and makes empty ones to import into."""
+    yield (
+        lambda: open_store(folder / "bench.sqlite"),
+        lambda: open_store(folder / f"import-{time.time_ns()}.sqlite"),
+    )
 
 
 @contextmanager
-def postgres_stores() -> Iterator[tuple[Store, Callable[[], Store]]]:
+def postgres_stores() -> Iterator[tuple[Callable[[], Store], Callable[[], Store]]]:
+    """The same in a PostgreSQL cluster of its own (with PostgreSQL's default durability)."""
     from tests.localpostgres import running
 
     with running(durable=True) as cluster:
-        store = open_store(cluster.create_database("bench"))
-        try:
-            yield store, lambda: open_store(cluster.create_database("imported"))
-        finally:
-            store.close()
+        bench = cluster.create_database("bench")
+        yield lambda: open_store(bench), lambda: open_store(cluster.create_database("imported"))
 
 
 def main() -> int:
@@ -290,20 +399,23 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=3, help="exports and imports measured")
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="jobc-bench-store-") as tmp:
         os.environ["JOBC_HOME"] = str(Path(tmp) / "home")  # never the developer's data dir
         if args.backend in ("sqlite", "both"):
-            with sqlite_stores(Path(tmp)) as (store, fresh):
-                results["sqlite"] = measure("sqlite", store, fresh, args)
+            with sqlite_stores(Path(tmp)) as (opened, fresh):
+                results["sqlite"] = measure("sqlite", opened, fresh, args)
         if args.backend in ("postgres", "both"):
-            with postgres_stores() as (store, fresh):
-                results["postgres"] = measure("postgres", store, fresh, args)
+            with postgres_stores() as (opened, fresh):
+                results["postgres"] = measure("postgres", opened, fresh, args)
     for name, r in results.items():
         report(name, r)
     print(
-        "\nThe machine is shared with other work: wall-clock figures vary from run to run; "
+        "\nThe machine is shared with other work: wall-clock figures vary from run to run "
+        "(a query preempted once costs a scheduler slice, a few ms, in its p99). CPU time "
+        "(this process only: PostgreSQL's server is another) and db calls vary less; "
         "compare each query with the pk lookup measured beside it."
     )
     return 0

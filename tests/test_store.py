@@ -103,6 +103,28 @@ def test_many_rows_at_once(store: Store) -> None:
     assert store.get_blocks(r.cid for r in records[:600]) == {r.cid: b"x" for r in records[:600]}
 
 
+def test_a_large_batch_after_one_rolled_back(store: Store) -> None:
+    """What a rolled-back batch set up for itself (PostgreSQL's staging tables for COPY)
+    goes with it, and the next batch sets it up again."""
+    blocks = [(content(f"r{i}"), f"r{i}".encode()) for i in range(600)]
+
+    class Boom(Exception):
+        pass
+
+    def write_then_fail() -> None:
+        with store.transaction():
+            store.put_blocks(blocks)
+            raise Boom
+
+    with pytest.raises(Boom):
+        write_then_fail()
+    assert store.count("blocks") == 0
+    for _ in range(2):
+        with store.transaction():
+            store.put_blocks(blocks)
+    assert store.count("blocks") == 600
+
+
 def test_default_location_is_the_data_dir(jobc_home: Path) -> None:
     s = open_store()
     try:

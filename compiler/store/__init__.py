@@ -108,6 +108,21 @@ class ReceiptRef:
     outcome: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptEntry:
+    """What the indexes keep of a verified receipt: its `ReceiptRef` row, and its outputs
+    by path (`stdout` and `stderr` among them). `started` orders receipts that arrive
+    together without an order of their own (a CAR another tool wrote)."""
+
+    cid: Link
+    job: Link
+    node: str
+    exit: int
+    outcome: bytes
+    outputs: tuple[tuple[str, Link], ...]
+    started: str = ""
+
+
 class Store(Protocol):
     """What every backend provides."""
 
@@ -186,6 +201,14 @@ class Store(Protocol):
         (marked) but not followed; backward, every record that leads there is listed."""
         ...
 
+    def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
+        """`walk` forward and `walk` backward, at once."""
+        ...
+
+    def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
+        """The finals among `cids`, each with how many receipts it has (maybe none)."""
+        ...
+
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
         ...
@@ -261,6 +284,11 @@ class Store(Protocol):
 
     def index_receipts(self, receipts: Iterable[tuple[Link, Receipt]]) -> None:
         """`index_receipt` for many, in one batch."""
+        ...
+
+    def index_receipt_entries(self, entries: Iterable[ReceiptEntry]) -> None:
+        """`index_receipts` for receipts already read into entries (a CAR import reads
+        them straight from their blocks), in the order given."""
         ...
 
     def receipts(self, job: Link) -> list[Receipt]:

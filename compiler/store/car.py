@@ -30,7 +30,7 @@ from typing import BinaryIO
 from compiler import identity, unixfs_read
 from compiler.ir import Link
 from compiler.store import Store
-from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, codec
+from compiler.store.ingest import DAG_CBOR, Ingest, IngestError, Manifest, raw_codec
 from compiler.unixfs import varint
 from compiler.unixfs_read import UnixFSError, read_varint
 
@@ -78,30 +78,66 @@ def write_car(out: BinaryIO, roots: Iterable[Link], blocks: Iterable[tuple[Link,
     return count
 
 
+READ_CHUNK = 1 << 20
+"""The reader takes the stream in pieces of this size (sections are parsed from memory)."""
+
+
 class _Reader:
-    """Reads a CAR stream, counting bytes for error messages."""
+    """Reads a CAR stream through a buffer, counting bytes for error messages."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
-        self.offset = 0
+        self.buf = b""
+        self.pos = 0
+        self.base = 0  # where `buf` starts in the stream
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the stream have been consumed."""
+        return self.base + self.pos
+
+    def _fill(self, n: int) -> bool:
+        """Make `n` bytes available at `pos`; False if the stream ends first."""
+        if len(self.buf) - self.pos >= n:
+            return True
+        parts = [self.buf[self.pos :]]
+        have, want = len(parts[0]), max(n, READ_CHUNK)
+        while have < n:  # a pipe may give less than asked for
+            more = self.stream.read(want - have)
+            if not more:
+                break
+            parts.append(more)
+            have += len(more)
+        self.base += self.pos
+        self.buf, self.pos = b"".join(parts), 0
+        return have >= n
 
     def read(self, n: int) -> bytes:
-        data = self.stream.read(n)
-        self.offset += len(data)
+        """Up to `n` bytes (fewer only at the end of the stream)."""
+        self._fill(n)
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += len(data)
         return data
 
     def varint(self) -> int | None:
         """A varint, or None at a clean end of the stream."""
-        value = shift = 0
         start = self.offset
+        if not self._fill(10) and len(self.buf) == self.pos:
+            return None
+        buf, pos = self.buf, self.pos
+        if pos < len(buf) and buf[pos] < 0x80:  # the usual case: one byte
+            self.pos = pos + 1
+            return buf[pos]
+        value = shift = 0
         while True:
-            byte = self.read(1)
-            if not byte:
-                if self.offset == start:
-                    return None
+            if pos >= len(buf):
+                self.pos = pos
                 raise CarError("the file ends inside a length", offset=start)
-            value |= (byte[0] & 0x7F) << shift
-            if byte[0] < 0x80:
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                self.pos = pos
                 return value
             shift += 7
             if shift > 63:
@@ -120,6 +156,8 @@ def _cid_length(data: bytes) -> int:
     """How many bytes of `data` (a section) are its CID."""
     if data[:2] == b"\x12\x20":
         return 34  # CIDv0: a bare sha2-256 multihash
+    if len(data) > 3 and data[0] == 1 and data[1] < 0x80 and data[2] < 0x80 and data[3] < 0x80:
+        return 4 + data[3]  # CIDv1 with a one-byte codec, hash function and length
     version, pos = _uvarint(data, 0)
     if version != 1:
         raise ValueError(f"CID version {version}")
@@ -179,6 +217,10 @@ def read_car(stream: BinaryIO) -> tuple[list[Link], Iterator[tuple[Link, bytes]]
 def check_block(cid: Link, block: bytes) -> None:
     """Raise CarError (naming `cid`) unless `block` hashes to `cid`."""
     raw = cid.raw
+    if raw[2:4] == b"\x12\x20" and raw[0] == 1 and raw[1] < 0x80:  # the usual CIDv1
+        if hashlib.sha256(block).digest() != raw[4:]:
+            raise CarError("its bytes do not hash to its CID (corrupted)", cid=cid)
+        return
     pos = 0
     if cid.version == 1:
         _, pos = _uvarint(raw, 0)  # version
@@ -261,71 +303,83 @@ class Export:
 
 def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -> Export:
     """Everything reachable from `roots` (see the module's docstring), gathered level by
-    level with a few batched queries per level, whatever the number of roots."""
-    manifest = Manifest()
-    blocks: dict[Link, bytes] = {}
-    walked: set[Link] = set()  # CIDs whose chains are gathered
-    examined: set[Link] = set()  # DAG-CBOR CIDs whose blocks were looked at
-    job_receipts: dict[Link, list[Link]] = {}
-    content: set[Link] = set()
-    finals: set[Link] = set()
-    jobs: set[Link] = set()
-    records: set[Link] = set()
-    chain_todo: set[Link] = set(roots)
-    link_todo: set[Link] = set()
+    level with a few batched queries per level, whatever the number of roots. CIDs are
+    kept binary here (an export holds tens of thousands, each in several sets)."""
+    blocks: dict[bytes, bytes] = {}
+    walked: set[bytes] = set()  # CIDs whose chains are gathered
+    examined: set[bytes] = set()  # DAG-CBOR CIDs whose blocks were looked at
+    job_receipts: dict[bytes, list[Link]] = {}
+    records: dict[bytes, tuple[Link, ...]] = {}  # each record's source and target
+    content: set[bytes] = set()
+    finals: set[bytes] = set()
+    jobs: set[bytes] = set()
+    chain_todo: set[bytes] = {r.raw for r in roots}
+    link_todo: set[bytes] = set()
     while chain_todo or link_todo:
-        seeds = chain_todo - walked
+        seeds = [Link(raw) for raw in chain_todo - walked]
         chain_todo = set()
         if seeds:
             # The chains through the seeds, forward and backward.
-            refs = [*store.walk(seeds, "forward"), *store.walk(seeds, "backward")]
-            ends = set(seeds)
+            forward, backward = store.walks(seeds)
+            refs = [*forward, *backward]
+            ends = {s.raw for s in seeds}
             for ref in refs:
-                ends.update((ref.source, ref.target))
-                records.add(ref.cid)
-            link_todo |= records
+                ends.add(ref.source.raw)
+                ends.add(ref.target.raw)
+                records[ref.cid.raw] = (ref.source, ref.target)
+                link_todo.add(ref.cid.raw)
             walked |= ends
-            documents = {r.source for r in refs if r.pass_name == "parse"}
-            blocks.update(store.get_blocks(documents - blocks.keys()))
-            finals |= store.finals_among(ends)
-            link_todo |= {e for e in ends if codec(e) == DAG_CBOR}
+            documents = {r.source.raw for r in refs if r.pass_name == "parse"}
+            blocks.update(_get_blocks(store, documents - blocks.keys()))
+            finals.update(f.raw for f in store.finals_among(map(Link, ends)))
+            link_todo.update(e for e in ends if raw_codec(e) == DAG_CBOR)
         todo = link_todo - examined
         link_todo = set()
         if not todo:
             continue
         examined |= todo
-        blocks.update(store.get_blocks(todo - blocks.keys()))
-        new_jobs = store.jobs_among(todo) - jobs
+        blocks.update(_get_blocks(store, todo - blocks.keys()))
+        # Jobs are indexed from their blocks (and records are not jobs): only a block
+        # that is not a record may be a job.
+        maybe_jobs = (todo & blocks.keys()) - records.keys()
+        new_jobs = {j.raw for j in store.jobs_among(map(Link, maybe_jobs))} - jobs
         jobs |= new_jobs
-        for receipt in store.receipt_refs(new_jobs):
-            job_receipts.setdefault(receipt.job, []).append(receipt.cid)
-            link_todo.add(receipt.cid)
+        if new_jobs:
+            for receipt in store.receipt_refs([Link(raw) for raw in new_jobs]):
+                job_receipts.setdefault(receipt.job.raw, []).append(receipt.cid)
+                link_todo.add(receipt.cid.raw)
         for cid in todo:
             block = blocks.get(cid)
             if block is None:
                 continue  # an intermediate job: replaying the chain makes it again
-            for link in identity.block_links(block):
-                if codec(link) == DAG_CBOR:
-                    if link not in examined:
-                        link_todo.add(link)
-                        chain_todo.add(link)  # an awaited job: its chain too
+            for link in _links(block, records.get(cid, ())):
+                raw = link.raw
+                if raw_codec(raw) == DAG_CBOR:
+                    if raw not in examined:
+                        link_todo.add(raw)
+                        chain_todo.add(raw)  # an awaited job: its chain too
                 elif with_content:
-                    content.add(link)
-    manifest.finals = sorted(finals, key=_raw)
-    manifest.jobs = sorted(jobs & blocks.keys(), key=_raw)
-    manifest.records = sorted(records & blocks.keys(), key=_raw)
-    for job in sorted(job_receipts, key=_raw):
+                    content.add(raw)
+    manifest = Manifest(
+        finals=[Link(raw) for raw in sorted(finals)],
+        jobs=[Link(raw) for raw in sorted(jobs & blocks.keys())],
+        records=[Link(raw) for raw in sorted(records.keys() & blocks.keys())],
+    )
+    for job in sorted(job_receipts):
         manifest.receipts.extend(job_receipts[job])  # by job, oldest first
     manifest.aliases = store.aliases_among(manifest.jobs)
-    missing = _gather_content(store, sorted(content, key=_raw), blocks) if with_content else 0
-    return Export(manifest, blocks, missing)
+    missing = _gather_content(store, sorted(content), blocks) if with_content else 0
+    return Export(manifest, {Link(raw): block for raw, block in blocks.items()}, missing)
 
 
-def _raw(link: Link) -> bytes:
-    return link.raw
+def _get_blocks(store: Store, cids: set[bytes]) -> dict[bytes, bytes]:
+    """`store.get_blocks` by binary CIDs."""
+    if not cids:
+        return {}
+    return {link.raw: block for link, block in store.get_blocks(map(Link, cids)).items()}
 
 
-def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) -> int:
+def _gather_content(store: Store, roots: list[bytes], blocks: dict[bytes, bytes]) -> int:
     """Add every block of the content DAGs under `roots`; returns how many are missing."""
     missing = 0
     stack = list(roots)
@@ -333,21 +387,33 @@ def _gather_content(store: Store, roots: list[Link], blocks: dict[Link, bytes]) 
         cid = stack.pop()
         if cid in blocks:
             continue
-        block = store.get_block(cid)
+        block = store.get_block(Link(cid))
         if block is None:
             missing += 1
             continue
         blocks[cid] = block
         try:
-            stack.extend(Link(raw) for raw in unixfs_read.links(cid.raw, block))
+            stack.extend(unixfs_read.links(cid, block))
         except unixfs_read.UnixFSError:
             continue
     return missing
 
 
+LINK_TAG = b"\xd8\x2a"
+"""How DAG-CBOR starts a link (tag 42): a block holds at most as many links as these."""
+
+
+def _links(block: bytes, known: tuple[Link, ...]) -> Iterable[Link]:
+    """The links of a DAG-CBOR block that holds the links `known` (a record: its source
+    and target), without decoding it when it has no other tag 42 (most records)."""
+    if block.count(LINK_TAG) == len(known):
+        return known
+    return identity.block_links(block)
+
+
 def export_car(out: BinaryIO, export: Export) -> tuple[Link, int]:
     """Write a gathered export as a CARv1; returns the manifest's CID and the block count."""
-    manifest_block = identity.encode_value(export.manifest.to_value())
+    manifest_block = export.manifest.encode()
     manifest_cid = identity.cid_of_block(manifest_block)
     ordered = sorted(export.blocks.items(), key=lambda item: item[0].raw)
     count = write_car(out, [manifest_cid], [(manifest_cid, manifest_block), *ordered])

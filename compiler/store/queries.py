@@ -119,10 +119,10 @@ class Trace:
 
 def trace(store: Store, cid: Link) -> Trace:
     """The chain `cid` is on (any CID of it: document, original, intermediate, final)."""
-    forward = store.walk(cid, "forward")
-    backward = store.walk(cid, "backward")
+    forward, backward = store.walks(cid)
     everything = [*forward, *backward]
-    final_set = store.finals_among({cid, *(r.target for r in everything)})
+    receipts = Counter(store.final_receipts({cid, *(r.target for r in everything)}))
+    final_set = set(receipts)
     if not everything and cid not in final_set:
         raise QueryError(
             f"{cid} is on no chain in the store ({store.location})",
@@ -132,7 +132,6 @@ def trace(store: Store, cid: Link) -> Trace:
     parse_targets = {r.target for r in everything if r.pass_name == "parse"}
     reached = {cid, *(r.target for r in forward if not r.disowned)}
     finals = tuple(sorted(reached & final_set, key=lambda link: link.raw))
-    receipts: Counter[Link] = Counter(store.receipt_counts(final_set) if final_set else {})
 
     def kind(c: Link) -> Kind:
         if c in final_set:

@@ -30,6 +30,7 @@ from compiler.store import (
     Direction,
     Disowned,
     OutputRef,
+    ReceiptEntry,
     ReceiptRef,
     RecordRef,
 )
@@ -57,6 +58,9 @@ COUNTED = {
 }
 """What `count` may count: names → tables (never a table name from outside)."""
 
+_WALKS: dict[Direction, str] = {"forward": "fwd", "backward": "bwd"}
+"""The name of each direction's recursion in a walk's statement."""
+
 _TRUSTED = "NOT EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
 """A record `r` is followed unless its pass version is disowned."""
 
@@ -78,6 +82,20 @@ def outcome(receipt: Receipt) -> bytes:
 def receipt_outputs(receipt: Receipt) -> list[tuple[str, Link]]:
     """A receipt's outputs by path, with `stdout` and `stderr` as outputs of those names."""
     return [*receipt.outputs.items(), ("stdout", receipt.stdout), ("stderr", receipt.stderr)]
+
+
+def receipt_entry(cid: Link, receipt: Receipt) -> ReceiptEntry:
+    """What the indexes keep of a verified receipt."""
+    started = receipt.meta.get("started")
+    return ReceiptEntry(
+        cid,
+        receipt.job,
+        receipt.node,
+        receipt.exit,
+        outcome(receipt),
+        tuple(receipt_outputs(receipt)),
+        started if isinstance(started, str) else "",
+    )
 
 
 def job_references(job: Job) -> tuple[list[tuple[str, Link]], list[tuple[str, Link, str]]]:
@@ -126,6 +144,14 @@ class SQLStore:
     def _exec_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def _exec_batch(self, sql: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Run `sql` over `rows` of CIDs, which it reads as the relation `{batch}` with
+        `columns`. SQLite runs it once a row, `batch` a row of parameters (in-process,
+        there is no round trip to save); PostgreSQL overrides this."""
+        if rows:
+            batch = "(SELECT " + ", ".join(f"? AS {c}" for c in columns) + ") AS batch"
+            self._exec_many(sql.format(batch=batch), rows)
+
     def transaction(self) -> AbstractContextManager[None]:
         """Everything written inside is committed together, or not at all."""
         raise NotImplementedError
@@ -134,17 +160,29 @@ class SQLStore:
         """Close every connection."""
         raise NotImplementedError
 
+    def _step(self, columns: str, table: str, condition: str, walk: str = "reach") -> str:
+        """The recursive step of the walk `walk`: `columns` of the rows of `table` (as
+        `r`) that meet `condition` for a row of `walk`. SQLite joins them, probing
+        `table`'s index for each row of `walk` (PostgreSQL overrides this)."""
+        return f"SELECT {columns} FROM {walk} JOIN {table} r ON {condition}"
+
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
 
-    def _chunked(self, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> list[Row]:
-        """Run `sql` (holding `{marks}` where an `IN (…)` list goes) over `values` in chunks."""
+    def _chunked(
+        self, sql: str, values: Sequence[Any], extra: Sequence[Any] = (), *, times: int = 1
+    ) -> list[Row]:
+        """Run `sql` (holding `{marks}` where an `IN (…)` list goes, `times` times) over
+        `values` in chunks. The values are sorted first, so each chunk's lookups fall in
+        one stretch of the index (CIDs are hashes: unsorted, each lookup lands anywhere)."""
         out: list[Row] = []
+        if len(values) > CHUNK:
+            values = sorted(values)
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
             marks = ", ".join("?" * len(chunk))
-            out.extend(self._query(sql.format(marks=marks), [*chunk, *extra]))
+            out.extend(self._query(sql.format(marks=marks), [*list(chunk) * times, *extra]))
         return out
 
     # --- blocks ---------------------------------------------------------------------------
@@ -244,7 +282,7 @@ class SQLStore:
             "WITH RECURSIVE reach(cid) AS ("
             " SELECT CAST(? AS BLOB_TYPE)"
             " UNION"
-            f" SELECT r.dst FROM reach JOIN records r ON r.src = reach.cid WHERE {_TRUSTED}"
+            f" {self._step('r.dst', 'records', f'r.src = reach.cid AND {_TRUSTED}')}"
             ") SELECT reach.cid FROM reach"
             " WHERE EXISTS (SELECT 1 FROM finals f WHERE f.cid = reach.cid) ORDER BY reach.cid",
             (cid.raw,),
@@ -254,28 +292,49 @@ class SQLStore:
     def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
         """Every record reachable from `cid` (or from any of several CIDs) forward,
         trusted records followed, or backward; sorted by source, pass and CID."""
-        seeds = [cid.raw] if isinstance(cid, Link) else [c.raw for c in cid]
-        if direction == "forward":
-            end, other, follow = "src", "dst", f" WHERE {_TRUSTED}"
-        else:
-            end, other, follow = "dst", "src", ""
-        sql = (
-            "WITH RECURSIVE reach(cid) AS ("
-            f" SELECT DISTINCT {end} FROM records WHERE {end} IN ({{marks}})"
-            " UNION"
-            f" SELECT r.{other} FROM reach JOIN records r ON r.{end} = reach.cid{follow}"
-            ") SELECT r.cid, r.pass, r.version, r.src, r.dst,"
+        forward, backward = self._walk(cid, (direction,))
+        return forward if direction == "forward" else backward
+
+    def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
+        """`walk` forward and backward, in one statement."""
+        return self._walk(cid, ("forward", "backward"))
+
+    def _walk(
+        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...]
+    ) -> tuple[list[RecordRef], list[RecordRef]]:
+        seeds = [cid.raw] if isinstance(cid, Link) else _raws(cid)
+        # The recursions carry the records themselves, so no join follows them: a
+        # planner that cannot tell how many rows a recursion makes may choose to scan
+        # the whole table for one.
+        columns = (
+            "r.cid, r.pass, r.version, r.src, r.dst,"
             " EXISTS (SELECT 1 FROM disowned d WHERE d.pass = r.pass AND d.version = r.version)"
-            f" FROM reach JOIN records r ON r.{end} = reach.cid"
         )
-        rows = self._chunked(sql, seeds) if seeds else []
-        refs = {
-            bytes(c): RecordRef(
+        walks, selects = [], []
+        for direction in directions:
+            w = _WALKS[direction]
+            if direction == "forward":
+                end, other, follow = "src", "dst", f" AND NOT {w}.disowned"
+            else:
+                end, other, follow = "dst", "src", ""
+            step = self._step(columns, "records", f"r.{end} = {w}.{other}{follow}", w)
+            walks.append(
+                f"{w}(cid, pass, version, src, dst, disowned) AS ("
+                f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}}) UNION {step})"
+            )
+            selects.append(f"SELECT '{w}', cid, pass, version, src, dst, disowned FROM {w}")
+        sql = f"WITH RECURSIVE {', '.join(walks)} {' UNION ALL '.join(selects)}"
+        rows = self._chunked(sql, seeds, times=len(directions)) if seeds else []
+        found: dict[str, dict[bytes, RecordRef]] = {w: {} for w in _WALKS.values()}
+        for w, c, p, v, s, d, disowned in rows:
+            found[str(w)][bytes(c)] = RecordRef(
                 Link(bytes(c)), str(p), int(v), Link(bytes(s)), Link(bytes(d)), bool(disowned)
             )
-            for c, p, v, s, d, disowned in rows
-        }
-        return sorted(refs.values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
+        forward, backward = (
+            sorted(found[w].values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
+            for w in (_WALKS["forward"], _WALKS["backward"])
+        )
+        return forward, backward
 
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
@@ -351,12 +410,14 @@ class SQLStore:
                 awaited,
             )
             # Call-tree edges: from the jobs receipts say made what these jobs read …
-            self._exec_many(
+            self._exec_batch(
                 "INSERT INTO job_edges (upstream, downstream)"
-                " SELECT DISTINCT o.job, CAST(? AS BLOB_TYPE) FROM receipt_outputs o"
-                " WHERE o.content = ? AND o.job <> ?"
+                " SELECT DISTINCT o.job, batch.job"
+                " FROM {batch} JOIN receipt_outputs o ON o.content = batch.content"
+                " WHERE o.job <> batch.job"
                 " ON CONFLICT (upstream, downstream) DO NOTHING",
-                [(job, content, job) for job, _, content in refs],
+                ("job", "content"),
+                sorted({(job, content) for job, _, content in refs}),
             )
             # … and from the jobs they await.
             self._exec_many(
@@ -413,7 +474,7 @@ class SQLStore:
             "WITH RECURSIVE reach(job) AS ("
             " SELECT job FROM job_refs WHERE content = ?"
             " UNION"
-            " SELECT e.downstream FROM reach JOIN job_edges e ON e.upstream = reach.job"
+            f" {self._step('r.downstream', 'job_edges', 'r.upstream = reach.job')}"
             ") SELECT COUNT(*) FROM reach JOIN finals f ON f.cid = reach.job",
             (content.raw,),
         )
@@ -448,14 +509,15 @@ class SQLStore:
 
     def index_receipts(self, receipts: Iterable[tuple[Link, Receipt]]) -> None:
         """Index stored receipts (see `index_receipt`), in one batch."""
+        self.index_receipt_entries(receipt_entry(cid, receipt) for cid, receipt in receipts)
+
+    def index_receipt_entries(self, entries: Iterable[ReceiptEntry]) -> None:
+        """Index verified receipts read into entries, in the order given."""
         rows: list[tuple[bytes, bytes, str, int, bytes]] = []
         outputs: list[tuple[bytes, str, bytes, bytes]] = []
-        for cid, receipt in receipts:
-            rows.append((cid.raw, receipt.job.raw, receipt.node, receipt.exit, outcome(receipt)))
-            outputs.extend(
-                (cid.raw, path, receipt.job.raw, content.raw)
-                for path, content in receipt_outputs(receipt)
-            )
+        for e in entries:
+            rows.append((e.cid.raw, e.job.raw, e.node, e.exit, e.outcome))
+            outputs.extend((e.cid.raw, path, e.job.raw, content.raw) for path, content in e.outputs)
         with self.transaction():
             self._lock_call_tree()
             self._exec_many(self.INSERT_RECEIPT, rows)
@@ -464,12 +526,14 @@ class SQLStore:
                 " ON CONFLICT (receipt, path) DO NOTHING",
                 outputs,
             )
-            self._exec_many(
+            self._exec_batch(
                 "INSERT INTO job_edges (upstream, downstream)"
-                " SELECT DISTINCT CAST(? AS BLOB_TYPE), r.job FROM job_refs r"
-                " WHERE r.content = ? AND r.job <> ?"
+                " SELECT DISTINCT batch.job, r.job"
+                " FROM {batch} JOIN job_refs r ON r.content = batch.content"
+                " WHERE r.job <> batch.job"
                 " ON CONFLICT (upstream, downstream) DO NOTHING",
-                sorted({(job, content, job) for _, _, job, content in outputs}),
+                ("job", "content"),
+                sorted({(job, content) for _, _, job, content in outputs}),
             )
 
     def receipts(self, job: Link) -> list[Receipt]:
@@ -496,6 +560,15 @@ class SQLStore:
             ReceiptRef(Link(bytes(c)), Link(bytes(j)), str(n), int(e), bytes(o))
             for c, j, n, e, o in rows
         ]
+
+    def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
+        """The finals among `cids`, each with how many receipts it has."""
+        rows = self._chunked(
+            "SELECT f.cid, (SELECT COUNT(*) FROM receipts r WHERE r.job = f.cid)"
+            " FROM finals f WHERE f.cid IN ({marks})",
+            _raws(cids),
+        )
+        return {Link(bytes(c)): int(n) for c, n in rows}
 
     def receipt_counts(self, jobs: Iterable[Link]) -> dict[Link, int]:
         """How many receipts each of `jobs` has (jobs without any are left out)."""

@@ -112,6 +112,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 CACHE_KIB = 64 * 1024
 """Page cache per connection."""
+MMAP_BYTES = 1 << 30
+"""How much of the file reads map instead of copying (a lookup by CID lands on a page
+of its own, anywhere in the file: mapped, it costs no system call and no copy)."""
 
 
 class SQLiteStore(SQLStore):
@@ -146,6 +149,7 @@ class SQLiteStore(SQLStore):
             db.execute("PRAGMA synchronous = NORMAL")
             # Indexes of a large store stay in memory (the default is 2 MiB).
             db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
+            db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             self._local.db = db
             self._local.depth = 0
             with self._lock:
