@@ -45,6 +45,10 @@ class CompileOptions:
     session: dict[Any, Any] | None = field(default=None, compare=False)
     """A dict the live oracles of one run share (e.g. `jobc compile a.yaml b.yaml`), so an
     image named by several files is resolved once; None shares nothing."""
+    fast: bool = True
+    """Compile the common jobspec/1 document by the fast path (`compiler/fastpath.py`),
+    which gives exactly the pipeline's result; False (or `JOBC_FASTPATH=0` in the
+    environment) always runs the pipeline."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,11 @@ class Compiled:
     def warnings(self) -> list[Diagnostic]:
         """The warnings found on the way."""
         return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    def prebuilt_document(self) -> dict[str, Any] | None:
+        """The compiled document if the compile made it already (the fast path does,
+        once: the caller owns it), else None (`emitters.compiled.to_document` makes it)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -210,9 +219,13 @@ def compile_document(
 ) -> Compiled | CompiledWorkflow:
     """Compile a document given as bytes: one job, or every job of a workflow in
     topological order; raises SpecError with every diagnostic found."""
-    doc, parsed = read_document(raw, name, options)
-    if oracle is not None:
-        return _run(doc, parsed, options, oracle)
+    live: LiveOracle | None = None
+
+    def own_oracle() -> LiveOracle:
+        nonlocal live
+        if live is None:
+            live = LiveOracle(context)
+        return live
 
     def context() -> LiveContext:
         from pathlib import Path
@@ -226,11 +239,19 @@ def compile_document(
             session=options.session,
         )
 
-    live = LiveOracle(context)
     try:
-        return _run(doc, parsed, options, live)
+        if options.fast and options.passes is None:
+            from compiler import fastpath
+
+            if fastpath.ENABLED:
+                compiled = fastpath.compile_fast(raw, name, options, oracle, own_oracle)
+                if compiled is not None:
+                    return compiled
+        doc, parsed = read_document(raw, name, options)
+        return _run(doc, parsed, options, oracle if oracle is not None else own_oracle())
     finally:
-        live.close()
+        if live is not None:
+            live.close()
 
 
 def read_document(

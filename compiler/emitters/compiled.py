@@ -26,6 +26,9 @@ COMPILED_VERSION = 1
 
 def to_document(c: Compiled) -> dict[str, Any]:
     """The compiled document as JSON-ready data (links in DAG-JSON form)."""
+    prebuilt = c.prebuilt_document()
+    if prebuilt is not None:
+        return prebuilt
     doc: dict[str, Any] = {
         "compiled": COMPILED_VERSION,
         "cid": {"/": str(c.cid)},

@@ -1,0 +1,810 @@
+"""The fast path of a compile: the common jobspec/1 document, compiled without the IR chain.
+
+A gateway or a `jobc compile` run over many files sees mostly one kind of document: a
+jobspec/1 job whose image is pinned by digest and whose data are `ipfs://` CIDs. For
+it, the general pipeline builds four versions of the job as IR dataclasses, renders
+each to an identity map, and walks every pass over it. This module computes the same
+results directly from the document's data tree: the identity maps of the original job
+and of the job after each pass, their DAG-CBOR blocks and CIDs, the records, and the
+compiled document (`emitters.compiled.to_document`'s dict), byte for byte what the
+pipeline gives. The IR (original and final job, chain, locations) is made only when
+someone asks for it (`FastCompiled`), by the pipeline's own code.
+
+It **declines** (returns None, and the pipeline runs) on anything it does not handle
+exactly: another format or engine (rust, c), a field it does not know, a value of
+another type than the clean one (an integer for a string, a float, a byte string), an
+image by tag or with a platform (a registry question), a source other than
+`ipfs://` (a file, a URL, `data:`, inline `text`), an await, two inputs or outputs that
+collide, a network with a strict job, any error, warning or note, options other than
+the default pipeline (`-p`, `--no-lower`, `--require-pinned`, …). Its rules are listed in
+docs/decisions.md; `tests/test_fastpath.py` compares it with the pipeline on thousands
+of generated documents and on every example.
+
+`JOBC_FASTPATH=0` in the environment (or `CompileOptions(fast=False)`) turns it off, so
+the pipeline can always be compared with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import libipld
+
+from compiler import imageref
+from compiler.driver import Compiled, CompileOptions, _maybe_jobfile, _parse_facts
+from compiler.ir import FrozenMap, Link, Value
+from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
+from compiler.passes import PARSE, PARSE_VERSION
+from compiler.passes.normalize import Normalize, clean_path
+from compiler.passes.resolve_content import ResolveContent
+from compiler.passes.resolve_images import ResolveImages
+from compiler.records import RECORD_VERSION, Record
+
+if TYPE_CHECKING:
+    from compiler.ir import Job
+
+ENABLED = os.environ.get("JOBC_FASTPATH", "1") != "0"
+"""Off when the environment says `JOBC_FASTPATH=0` (read once, at import)."""
+
+FORMAT = "jobspec/1"
+_TOP = frozenset(
+    (
+        "jobspec",
+        "name",
+        "labels",
+        "task",
+        "inputs",
+        "outputs",
+        "deterministic",
+        "network",
+        "nonce",
+        "execution",
+        "x",
+    )
+)
+_DOCKER = frozenset(("engine", "image", "platform", "entrypoint", "args", "env", "workdir"))
+_WASM = frozenset(("engine", "module", "entrypoint", "args", "env", "imports", "stdin"))
+_INPUT = frozenset(("name", "source", "target"))
+_OUTPUT = frozenset(("name", "path"))
+_NETWORK = frozenset(("mode", "domains"))
+_INT_MIN, _INT_END = -(2**64), 2**64
+_CID_PREFIX = b"\x01\x71\x12\x20"
+_RAW_PREFIX = b"\x01\x55\x12\x20"
+_sha256 = hashlib.sha256
+_encode = libipld.encode_dag_cbor
+_multibase = libipld.encode_multibase
+
+
+_RecordLinks = tuple[str, int, tuple[dict[str, str], ...], bytes, bytes, bytes]
+"""A record as the fast path keeps it: pass, version, facts, from, to, its own CID."""
+
+
+class _Decline(Exception):
+    """The document needs the pipeline."""
+
+
+def compile_fast(
+    raw: bytes,
+    name: str,
+    options: CompileOptions,
+    oracle: Oracle | None,
+    make_oracle: Callable[[], Oracle],
+) -> Compiled | None:
+    """The compile of `raw` if the fast path handles it exactly, else None.
+
+    `oracle` is the caller's (None: the driver's own, made by `make_oracle` only if a
+    question must be asked). The result equals the pipeline's: same CIDs, records,
+    sources, meta and execution, and the same compiled document.
+    """
+    try:
+        return _compile(raw, name, options, oracle, make_oracle)
+    except _Decline:
+        return None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _tree(raw: bytes, name: str, options: CompileOptions) -> tuple[Any, bool]:
+    """The document's data tree and whether it is plain (`SourceDocument.plain`), read as
+    `loader.load` reads it. Compact JSON (what orjson writes back byte for byte) is read
+    here; anything else by `load` itself."""
+    syntax = options.syntax
+    if syntax is None and _maybe_jobfile(name, raw):
+        from compiler.frontends.jobfile import looks_like_jobfile
+
+        if looks_like_jobfile(name, raw[:4096].decode("utf-8", errors="replace")):
+            raise _Decline
+    limits = options.limits
+    # `sniff_syntax`, for a document that starts with `{` (no BOM, no space before it).
+    if (
+        raw[:1] == b"{"
+        and (syntax == "json" or (syntax is None and not name.endswith((".yaml", ".yml"))))
+        and len(raw) <= limits.max_bytes
+        and len(raw) <= limits.max_nodes
+        and raw.count(b"{") + raw.count(b"[") <= limits.max_depth
+    ):
+        orjson = _orjson or _import_orjson()
+        try:
+            tree = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            tree = None
+        # The loader's first tier (`loader._json_fast`): written back exactly, nothing was
+        # lost to a duplicate key or read as a float.
+        if tree is not None and orjson.dumps(tree) == raw:
+            return tree, True
+    from compiler.diagnostics import SpecError
+    from compiler.frontends.loader import load
+
+    try:
+        doc = load(name, raw, limits=limits, syntax=syntax)
+    except SpecError:
+        raise _Decline from None
+    return doc.tree, doc.plain
+
+
+_orjson: Any = None
+
+
+def _import_orjson() -> Any:
+    """orjson, imported on first use (`jobc cid spec.yaml` need not load it)."""
+    global _orjson
+    import orjson
+
+    _orjson = orjson
+    return orjson
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise _Decline
+    return value
+
+
+def _filled(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise _Decline
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of strings, copied."""
+    if type(value) is not list:
+        raise _Decline
+    for item in value:
+        if type(item) is not str:
+            raise _Decline
+    return list(value)
+
+
+def _env(task: dict[str, Any]) -> dict[str, str]:
+    """The environment as identity has it: a map sorted by name."""
+    env = task["env"]
+    if type(env) is dict:
+        for value in env.values():
+            if type(value) is not str:
+                raise _Decline
+        return dict(sorted(env.items())) if len(env) > 1 else dict(env)
+    if type(env) is not list:
+        raise _Decline
+    out: dict[str, str] = {}
+    for item in env:
+        key, sep, value = _str(item).partition("=")
+        if not sep or not key or key in out:
+            raise _Decline
+        out[key] = value
+    return dict(sorted(out.items())) if len(out) > 1 else out
+
+
+def _generic(value: Any) -> Any:
+    """A value kept as written (WASM arguments, `x`, extension parameters) in identity's
+    DAG-JSON form: maps sorted by key, as `FrozenMap` orders them. No floats, no byte
+    strings (a YAML `!!binary` may look like a CID: the pipeline knows what to do)."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return value
+    if t is int:
+        if _INT_MIN <= value < _INT_END:
+            return value
+        raise _Decline
+    if t is list:
+        return [_generic(v) for v in value]
+    if t is dict:
+        return {k: _generic(value[k]) for k in sorted(value)}
+    raise _Decline
+
+
+def _ipfs(source: Any) -> tuple[str, bytes]:
+    """An `ipfs://` source as written and the binary CID it pins to (`sources.ipfs_cid`)."""
+    if type(source) is not str or not source.startswith("ipfs://"):
+        raise _Decline
+    link = _ipfs_cid(source)
+    if link is None:
+        raise _Decline
+    return source, link
+
+
+@functools.lru_cache(maxsize=8192)
+def _ipfs_cid(source: str) -> bytes | None:
+    """The binary CIDv1 of an `ipfs://` source, or None where the pipeline would say
+    something (a malformed CID, a path inside a DAG) or would encode the link by the
+    reference encoder (a CID longer than libipld reliably writes as a link)."""
+    from compiler import sources
+
+    try:
+        raw = sources.ipfs_cid(source).raw
+    except Exception:  # ContentError, Unpinnable: the pipeline reports them
+        return None
+    return raw if len(raw) <= 36 else None
+
+
+# --- the compile ------------------------------------------------------------------------------
+
+
+def _compile(
+    raw: bytes,
+    name: str,
+    options: CompileOptions,
+    oracle: Oracle | None,
+    make_oracle: Callable[[], Oracle],
+) -> Compiled:
+    tree, plain = _tree(raw, name, options)
+    if type(tree) is not dict or not tree.keys() <= _TOP:
+        raise _Decline
+    version = tree.get("jobspec")
+    if not ((type(version) is int and version == 1) or version == "1"):
+        raise _Decline
+    if oracle is not None and oracle.diagnostics:
+        raise _Decline  # a shared oracle's earlier warnings would be this compile's too
+
+    meta: dict[str, Any] = {}
+    if "name" in tree:
+        meta["name"] = _str(tree["name"])
+    if "labels" in tree:
+        labels = tree["labels"]
+        if type(labels) is not dict:
+            raise _Decline
+        for value in labels.values():
+            if type(value) is not str:
+                raise _Decline
+        meta["labels"] = dict(labels)
+
+    task = tree.get("task")
+    if type(task) is not dict:
+        raise _Decline
+    engine = task.get("engine")
+
+    # Identity maps: `t0` the task as read, `t1` after normalize, `t2` after
+    # resolve-images; contents are pinned (`links`) by resolve-content.
+    links: dict[str, bytes] = {}
+    image_fact: tuple[str, str, str] | None = None  # (digest, ref, repository)
+    module = ""
+    if engine == "docker":
+        t0, t1, t2, image_fact = _docker(task)
+    elif engine == "wasm":
+        t0, module = _wasm(task, links)
+        t1 = t2 = t0
+    elif type(engine) is str and engine and engine not in ("rust", "c"):
+        t0 = {k: _generic(task[k]) for k in sorted(task) if k != "engine"}
+        t0["engine"] = engine
+        t1 = t2 = t0
+    else:
+        raise _Decline
+
+    inputs0, inputs1, input_names = _inputs(tree.get("inputs", []), links)
+    outputs0, outputs1, output_names = _outputs(tree.get("outputs", []))
+    if input_names:
+        meta["input_names"] = input_names
+    if output_names:
+        meta["output_names"] = output_names
+
+    determinism = "strict" if engine == "wasm" else "none"
+    if "deterministic" in tree:
+        deterministic = tree["deterministic"]
+        if type(deterministic) is not bool:
+            raise _Decline
+        determinism = "strict" if deterministic else "none"
+    network0 = network1 = None
+    if "network" in tree:
+        network0, network1 = _network(tree["network"])
+        if network1 is not None and determinism == "strict":
+            raise _Decline  # normalize warns and makes it `none`
+    nonce = _str(tree["nonce"]) if "nonce" in tree else ""
+    execution: dict[str, Any] = {}
+    if "execution" in tree:
+        execution = tree["execution"]
+        if type(execution) is not dict:
+            raise _Decline
+        if not plain:
+            from compiler.frontends.reader import unwritable
+
+            if unwritable(execution, "/execution"):
+                raise _Decline
+    x: dict[str, Any] | None = None
+    if "x" in tree:
+        given = tree["x"]
+        if type(given) is not dict:
+            raise _Decline
+        x = _generic(given) or None
+
+    # The lower pass asks about a WASM module (is it WAT text?): only "no" or "cannot
+    # tell" leave the job as it is.
+    sources: dict[str, list[str]] = oracle.sources if oracle is not None else {}
+    if module:
+        _ask_lower(module, links[module], oracle or make_oracle())
+
+    def job(
+        task_map: dict[str, Any], inputs: list[dict[str, Any]] | None, outputs: Any, network: Any
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"ir": 1, "task": task_map}
+        if inputs:
+            out["inputs"] = inputs
+        if outputs:
+            out["outputs"] = outputs
+        out["determinism"] = determinism
+        if network is not None:
+            out["network"] = network
+        if nonce:
+            out["nonce"] = nonce
+        if x is not None:
+            out["x"] = x
+        return out
+
+    # Every version of the job, hashed; a pass whose output hashes the same as its
+    # input writes no record.
+    m0 = job(t0, inputs0, outputs0, network0)
+    b0 = _encode(m0)
+    c0 = _CID_PREFIX + _sha256(b0).digest()
+    s0 = _cid_text(c0)
+    doc_cid = _RAW_PREFIX + _sha256(raw).digest()
+    doc_s = _cid_text(doc_cid)
+    parse_fact = {"format": FORMAT}
+    records: list[tuple[str, int, list[dict[str, str]], bytes, str, bytes, str]] = [
+        (PARSE, PARSE_VERSION, [parse_fact], doc_cid, doc_s, c0, s0)
+    ]
+    m1 = job(t1, inputs1, outputs1, network1)
+    b1 = _encode(m1)
+    c1, s1 = c0, s0
+    if b1 != b0:
+        c1 = _CID_PREFIX + _sha256(b1).digest()
+        s1 = _cid_text(c1)
+        records.append((Normalize.name, Normalize.version, [], c0, s0, c1, s1))
+    c2, s2, b2 = c1, s1, b1
+    if image_fact is not None:
+        digest, ref, repository = image_fact
+        b2 = _encode(job(t2, inputs1, outputs1, network1))
+        if b2 != b1:
+            c2 = _CID_PREFIX + _sha256(b2).digest()
+            s2 = _cid_text(c2)
+            fact = {"digest": digest, "ref": ref}
+            records.append((ResolveImages.name, ResolveImages.version, [fact], c1, s1, c2, s2))
+        places = sources.setdefault(digest, [])
+        if repository not in places:
+            places.append(repository)
+    # resolve-content: every content is an `ipfs://` CID, pinned from its text (no fact).
+    c3, s3 = c2, s2
+    if links:
+        t3 = _pinned_task(t2, links)
+        inputs3 = [{"target": i["target"], "content": links[i["content"]]} for i in inputs1]
+        b3 = _encode(job(t3, inputs3, outputs1, network1))
+        if b3 != b2:
+            c3 = _CID_PREFIX + _sha256(b3).digest()
+            s3 = _cid_text(c3)
+            records.append((ResolveContent.name, ResolveContent.version, [], c2, s2, c3, s3))
+        texts = {source: {"/": _cid_text(link)} for source, link in links.items()}
+        final_json = job(
+            _pinned_task(t2, texts),
+            [{"target": i["target"], "content": texts[i["content"]]} for i in inputs1],
+            outputs1,
+            network1,
+        )
+        final_block = b3
+    else:
+        final_block = b2
+        final_json = job(t2, inputs1, outputs1, network1)
+
+    chain_json = []
+    record_links: list[_RecordLinks] = []
+    for pass_name, version, facts, source, source_s, target, target_s in records:
+        block = _encode(
+            {
+                "facts": facts,
+                "from": source,
+                "pass": pass_name,
+                "record": RECORD_VERSION,
+                "to": target,
+                "version": version,
+            }
+        )
+        cid = _CID_PREFIX + _sha256(block).digest()
+        chain_json.append(
+            {
+                "facts": [dict(f) for f in facts],
+                "from": {"/": source_s},
+                "pass": pass_name,
+                "record": RECORD_VERSION,
+                "to": {"/": target_s},
+                "version": version,
+                "cid": {"/": _cid_text(cid)},
+            }
+        )
+        record_links.append((pass_name, version, tuple(facts), source, target, cid))
+
+    document = {
+        "compiled": 1,
+        "cid": {"/": s3},
+        "original": {"/": s0},
+        "document": {"format": FORMAT, "cid": {"/": doc_s}},
+        "job": final_json,
+        "original_job": m0,
+        "pinned": True,  # every content is a CID and the image a digest (or no docker)
+        "chain": chain_json,
+        "sources": sources,
+        "meta": meta,
+        "execution": execution,
+    }
+    return FastCompiled.make(
+        name=name,
+        document=Link(doc_cid),
+        meta=meta,
+        execution=execution,
+        sources=sources,
+        raw=raw,
+        options=options,
+        state=_State(Link(c0), Link(c3), final_block, record_links, document),
+    )
+
+
+def _cid_text(cid: bytes) -> str:
+    """`str(Link(cid))` for a CIDv1 (base32)."""
+    text: str = _multibase("b", cid)
+    return text
+
+
+def _docker(
+    task: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], tuple[str, str, str]]:
+    """The docker task as read, normalised and resolved, and the image's fact."""
+    if not task.keys() <= _DOCKER:
+        raise _Decline
+    image = _filled(task.get("image"))
+    if task.get("platform", ""):
+        raise _Decline  # a platform needs the registry (the index's child)
+    if "platform" in task:
+        _str(task["platform"])
+    t0: dict[str, Any] = {"engine": "docker", "image": image}
+    entrypoint: list[str] = []
+    if "entrypoint" in task:
+        ep = task["entrypoint"]
+        entrypoint = [ep] if type(ep) is str else _strings(ep)
+    args = _strings(task["args"]) if "args" in task else []
+    env = _env(task) if "env" in task else None
+    workdir = _str(task["workdir"]) if "workdir" in task else ""
+    pinned = _pinned_image(image)
+    if pinned is None:
+        raise _Decline  # a tag (the registry, its cache or a lock answers) or an error
+    normal, digest, ref, repository = pinned
+    t1: dict[str, Any] = {"engine": "docker", "image": normal}
+    t2: dict[str, Any] = {"engine": "docker", "image": {"digest": digest}}
+    if entrypoint:
+        t0["entrypoint"] = entrypoint
+        t1["entrypoint"] = t2["entrypoint"] = entrypoint + args if args else entrypoint
+    if args:
+        t0["args"] = args
+        if not entrypoint:
+            t1["args"] = t2["args"] = args
+    if env:
+        t0["env"] = t1["env"] = t2["env"] = env
+    if workdir:
+        t0["workdir"] = workdir
+        t1["workdir"] = t2["workdir"] = clean_path(workdir)
+    return t0, t1, t2, (digest, ref, repository)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pinned_image(image: str) -> tuple[str, str, str, str] | None:
+    """What normalize and resolve-images make of an image pinned by digest: the
+    normalised reference, the digest, the fact's `ref` and the repository (for
+    `sources`); None for a tag or a reference they report about."""
+    try:
+        normal = imageref.normalize(image)
+        parsed = imageref.parse(normal)
+    except imageref.ReferenceError:
+        return None
+    if not parsed.digest:
+        return None
+    return normal, parsed.digest, str(parsed), parsed.repository
+
+
+def _wasm(task: dict[str, Any], links: dict[str, bytes]) -> tuple[dict[str, Any], str]:
+    """The WASM task as read (normalize and resolve-images leave it so) and its module."""
+    if not task.keys() <= _WASM:
+        raise _Decline
+    module, link = _ipfs(task.get("module"))
+    links[module] = link
+    t0: dict[str, Any] = {"engine": "wasm", "module": module}
+    if "entrypoint" in task:
+        entrypoint = _str(task["entrypoint"])
+        if entrypoint and entrypoint != "_start":
+            t0["entrypoint"] = entrypoint
+    if "args" in task:
+        args = task["args"]
+        if type(args) is not list:
+            raise _Decline
+        if args:
+            t0["args"] = [_generic(a) for a in args]
+    if "env" in task:
+        env = _env(task)
+        if env:
+            t0["env"] = env
+    if "imports" in task:
+        imports = task["imports"]
+        if type(imports) is not dict:
+            raise _Decline
+        if imports:
+            pinned = {}
+            for key in sorted(imports):
+                source, link = _ipfs(imports[key])
+                links[source] = link
+                pinned[key] = source
+            t0["imports"] = pinned
+    if "stdin" in task:
+        source, link = _ipfs(task["stdin"])
+        links[source] = link
+        t0["stdin"] = source
+    return t0, module
+
+
+def _pinned_task(task: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
+    """A WASM task with its contents replaced by `pins[source]`; any other task as it is."""
+    if task["engine"] != "wasm":
+        return task
+    out = dict(task)
+    out["module"] = pins[task["module"]]
+    if "imports" in task:
+        out["imports"] = {k: pins[v] for k, v in task["imports"].items()}
+    if "stdin" in task:
+        out["stdin"] = pins[task["stdin"]]
+    return out
+
+
+def _clean_target(value: Any) -> str:
+    if type(value) is not str or value[:1] != "/" or "\x00" in value:
+        raise _Decline
+    return value
+
+
+def _inputs(
+    value: Any, links: dict[str, bytes]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+    """The inputs as read (sorted by target, as identity has them) and normalised
+    (targets cleaned), and the input names."""
+    if type(value) is not list:
+        raise _Decline
+    read: list[tuple[str, str]] = []
+    names: dict[str, str] = {}
+    cleaned: set[str] = set()
+    for item in value:
+        if type(item) is not dict or not item.keys() <= _INPUT:
+            raise _Decline
+        target = _clean_target(item.get("target"))
+        source, link = _ipfs(item.get("source"))
+        clean = clean_path(target)
+        if clean in cleaned:
+            raise _Decline  # two inputs at one target (maybe only once cleaned)
+        cleaned.add(clean)
+        links[source] = link
+        read.append((target, source))
+        if "name" in item:
+            name = item["name"]
+            if type(name) is not str or name in names:
+                raise _Decline
+            names[name] = clean
+    read.sort()
+    inputs0 = [{"target": t, "content": s} for t, s in read]
+    inputs1 = sorted(({"target": clean_path(t), "content": s} for t, s in read), key=_BY_TARGET)
+    return inputs0, inputs1, names
+
+
+def _by_target(item: dict[str, Any]) -> str:
+    target: str = item["target"]
+    return target
+
+
+_BY_TARGET = _by_target
+
+
+def _outputs(value: Any) -> tuple[list[str], list[str], dict[str, str]]:
+    """The output paths as read and normalised, sorted, and the output names."""
+    if type(value) is not list:
+        raise _Decline
+    paths: list[str] = []
+    names: dict[str, str] = {}
+    cleaned: set[str] = set()
+    for item in value:
+        if type(item) is str:
+            path = _clean_target(item)
+        else:
+            if type(item) is not dict or not item.keys() <= _OUTPUT:
+                raise _Decline
+            path = _clean_target(item.get("path"))
+            if "name" in item:
+                name = item["name"]
+                if type(name) is not str or name in names:
+                    raise _Decline
+                names[name] = clean_path(path)
+        clean = clean_path(path)
+        if clean in cleaned:
+            raise _Decline
+        cleaned.add(clean)
+        paths.append(path)
+    return sorted(paths), sorted(clean_path(p) for p in paths), names
+
+
+def _network(value: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The network as read and normalised (domains lowercase, sorted, unique)."""
+    domains: list[str] = []
+    if type(value) is str:
+        mode = value
+    elif type(value) is dict and value.keys() <= _NETWORK:
+        mode = _str(value.get("mode", "none"))
+        if "domains" in value:
+            domains = _strings(value["domains"])
+    else:
+        raise _Decline
+    if mode == "none":
+        if domains:
+            raise _Decline
+        return None, None
+    if mode not in ("http", "full"):
+        raise _Decline
+    read: dict[str, Any] = {"mode": mode}
+    normal: dict[str, Any] = {"mode": mode}
+    if domains:
+        read["domains"] = domains
+        normal["domains"] = sorted({d.lower() for d in domains})
+    return read, normal
+
+
+def _ask_lower(module: str, link: bytes, oracle: Oracle) -> None:
+    """The lower pass's question about a WASM module; declines unless the answer leaves
+    the job as it is (a binary module, or nothing known here)."""
+    source = Link(link)
+    context: dict[str, Value] = {
+        "language": "wasm",
+        "places": tuple(oracle.sources.get(str(source), ())),
+    }
+    try:
+        answer = oracle.ask("toolchain", {"source": source}, context=context)
+    except OracleUnavailable:
+        return
+    except OracleError:
+        raise _Decline from None
+    if answer.get("module") != source:
+        raise _Decline
+
+
+# --- the result -------------------------------------------------------------------------------
+
+
+class _State:
+    """What the fast path computed beyond `Compiled`'s plain fields."""
+
+    __slots__ = ("document", "final_block", "original", "records", "target")
+
+    def __init__(
+        self,
+        original: Link,
+        target: Link,
+        final_block: bytes,
+        records: list[_RecordLinks],
+        document: dict[str, Any] | None,
+    ) -> None:
+        self.original = original
+        self.target = target
+        self.final_block = final_block
+        self.records = records
+        self.document = document
+
+
+class FastCompiled(Compiled):
+    """A `Compiled` made by the fast path: CIDs and the compiled document are computed;
+    the IR (original and final job, the chain's records, locations) is made on first
+    use, by the front-end and the identity module, as the pipeline makes it."""
+
+    _fast: _State
+    _options: CompileOptions
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        name: str,
+        document: Link,
+        meta: dict[str, Any],
+        execution: dict[str, Any],
+        sources: dict[str, list[str]],
+        raw: bytes,
+        options: CompileOptions,
+        state: _State,
+    ) -> FastCompiled:
+        """A result without running the dataclass's `__init__` (which wants the IR)."""
+        self = cls.__new__(cls)
+        fields = self.__dict__
+        fields["name"] = name
+        fields["document"] = document
+        fields["format"] = FORMAT
+        fields["meta"] = meta
+        fields["execution"] = execution
+        fields["sources"] = sources
+        fields["diagnostics"] = ()
+        fields["document_bytes"] = raw
+        fields["_identity_maps"] = {}
+        fields["_fast"] = state
+        fields["_options"] = options
+        return self
+
+    @property
+    def cid(self) -> Link:
+        """The final job CID."""
+        return self._fast.target
+
+    @property
+    def original(self) -> Link:
+        """The job CID right after parsing."""
+        return self._fast.original
+
+    @property
+    def pinned(self) -> bool:
+        """Always: the fast path takes only jobs it pins entirely."""
+        return True
+
+    def prebuilt_document(self) -> dict[str, Any] | None:
+        """The compiled document made with the CIDs (handed over once)."""
+        document, self._fast.document = self._fast.document, None
+        return document
+
+    @functools.cached_property
+    def _parsed(self) -> Any:
+        """What the front-end reads from the document (the pipeline's own reading)."""
+        from compiler.driver import read_document
+
+        return read_document(self.document_bytes, self.name, self._options)[1]
+
+    @functools.cached_property
+    def original_job(self) -> Job:
+        """The job right after parsing, as the front-end reads it."""
+        job: Job = self._parsed.job
+        return job
+
+    @functools.cached_property
+    def locations(self) -> dict[str, str]:
+        """IR path → JSON pointer, as the front-end records them."""
+        locations: dict[str, str] = self._parsed.locations
+        return locations
+
+    @functools.cached_property
+    def job(self) -> Job:
+        """The final job, read back from its identity block."""
+        from compiler import identity
+
+        return identity.job_from_identity(identity.decode_value(self._fast.final_block))
+
+    @functools.cached_property
+    def chain(self) -> tuple[Record, ...]:
+        """The records, from the document CID to the final job CID."""
+        out = []
+        for pass_name, version, facts, source, target, cid in self._fast.records:
+            facts_ir: tuple[Fact, ...] = (
+                _parse_facts(FORMAT)
+                if pass_name == PARSE
+                else tuple(FrozenMap[Value](f) for f in facts)
+            )
+            record = Record(pass_name, version, Link(source), Link(target), facts_ir)
+            object.__setattr__(record, "_cid", Link(cid))
+            out.append(record)
+        return tuple(out)
