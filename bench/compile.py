@@ -12,7 +12,14 @@ run, so the ratios depend less on the machine (and its load) than the times do:
   `dag_cbor.encode` + a `multiformats` CID;
 - jobc: `compile_bytes(raw, name, options)` and the compiled document (`to_document`),
   which includes every record CID of the chain; `options` as `jobc compile` makes them
-  for a run of many files (one session, so the store is opened once per run).
+  for a run of many files (one session, so the store is opened once per run). Twice:
+  by the fast path (`compiler/fastpath.py`, the default, which every spec here takes)
+  and by the pipeline alone (`CompileOptions(fast=False)`, as `JOBC_FASTPATH=0` makes it).
+
+`--instructions N` also counts the CPU instructions of each pipeline per spec under
+callgrind (`valgrind --tool=callgrind`, N specs each; a run without the measured loop is
+subtracted): a load-independent comparison on a loaded machine. Under valgrind, OpenSSL
+runs without the CPU's SHA extensions, so hashing weighs more there than on the CPU.
 
 The interpreter and the load average are printed with the figures: both move them.
 
@@ -26,6 +33,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -354,14 +362,15 @@ def naive_pipeline(schema: dict[str, Any]) -> Callable[[bytes, str], object]:
     return run
 
 
-def jobc_pipeline() -> Callable[[bytes, str], object]:
+def jobc_pipeline(*, fast: bool = True) -> Callable[[bytes, str], object]:
     """compile_bytes + the compiled document: what `jobc compile FILE…` does in-process
     for each file, with the options it makes for a run (one session: the run's compiles
-    share the open store and the answers found, as the CLI's do)."""
+    share the open store and the answers found, as the CLI's do). `fast`: with the fast
+    path (the default), else the pipeline alone."""
     from compiler.driver import CompileOptions, compile_bytes
     from compiler.emitters.compiled import to_document
 
-    options = CompileOptions(session={})
+    options = CompileOptions(session={}, fast=fast)
 
     def run(raw: bytes, name: str) -> object:
         return to_document(compile_bytes(raw, name, options))
@@ -382,6 +391,62 @@ def best_time(
             fn(raw, name)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+# --- instruction counts ------------------------------------------------------------------
+
+
+PIPELINES = ("floor", "naive", "pipeline", "fast path")
+
+
+def _pipeline(label: str) -> Callable[[bytes, str], object]:
+    if label == "floor":
+        return floor_pipeline()
+    if label == "naive":
+        return naive_pipeline(jobspec_schema()[0])
+    return jobc_pipeline(fast=label == "fast path")
+
+
+def child(label: str, measured: int, seed: int) -> int:
+    """Run `label` over `measured` specs after a warm-up (under callgrind, by `instructions`)."""
+    specs = generate_specs(measured + 300, seed)
+    names = [f"spec-{i:05d}.json" for i in range(len(specs))]
+    fn = _pipeline(label)
+    for raw, name in zip(specs[measured:], names[measured:], strict=True):
+        fn(raw, name)
+    for raw, name in zip(specs[:measured], names[:measured], strict=True):
+        fn(raw, name)
+    return 0
+
+
+def instructions(label: str, n: int, seed: int, tmp: str) -> float:
+    """Instructions per spec of `label`: callgrind's total with `n` measured specs minus
+    the total with none (start-up, spec generation and warm-up are the same in both)."""
+    totals = []
+    for measured in (0, n):
+        run = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/callgrind.out",
+                sys.executable,
+                __file__,
+                "--child",
+                label,
+                "--n",
+                str(measured),
+                "--seed",
+                str(seed),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count from callgrind:\n{run.stderr[-2000:]}")
+        totals.append(int(found.group(1).replace(",", "")))
+    return (totals[1] - totals[0]) / n
 
 
 # --- jobc cid start-up ----------------------------------------------------------------------
@@ -463,7 +528,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="timed runs; the best counts")
     ap.add_argument("--cli-runs", type=int, default=10, help="runs of `jobc cid`")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions per spec under callgrind, over N specs (e.g. 1000)",
+    )
+    ap.add_argument("--child", choices=PIPELINES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        return child(args.child, args.n, args.seed)
 
     print("Requirement:")
     print(f'  "{REQUIREMENT}"')
@@ -476,13 +551,17 @@ def main(argv: list[str] | None = None) -> int:
     names = [f"spec-{i:05d}.json" for i in range(len(specs))]
     schema, schema_from = jobspec_schema()
     jobc = jobc_pipeline()
-    # Every spec must compile cleanly, or the numbers would measure error paths.
-    for raw, name in zip(specs, names, strict=True):
-        from compiler.driver import compile_bytes
+    # Every spec must compile cleanly, or the numbers would measure error paths; and by
+    # the fast path, or its figure would be the pipeline's.
+    from compiler.driver import CompileOptions, compile_bytes
+    from compiler.fastpath import FastCompiled
 
-        compiled = compile_bytes(raw, name)
+    for raw, name in zip(specs, names, strict=True):
+        compiled = compile_bytes(raw, name, CompileOptions(fast=False))
         if compiled.diagnostics:
             raise AssertionError(f"{name} compiled with diagnostics: {compiled.diagnostics}")
+        if not isinstance(compile_bytes(raw, name), FastCompiled):
+            raise AssertionError(f"{name} does not take the fast path")
     naive = naive_pipeline(schema)
     for raw, name in zip(specs, names, strict=True):
         naive(raw, name)  # every spec is valid under the schema (raises otherwise)
@@ -495,18 +574,36 @@ def main(argv: list[str] | None = None) -> int:
 
     t_floor = best_time(floor_pipeline(), specs, names, args.runs)
     t_naive = best_time(naive, specs, names, args.runs)
+    t_pipeline = best_time(jobc_pipeline(fast=False), specs, names, args.runs)
     t_jobc = best_time(jobc, specs, names, args.runs)
 
     rows = [
         ("floor (orjson + libipld + sha256)", t_floor),
         ("naive (jsonschema + dag-cbor + multiformats)", t_naive),
-        ("jobc (compile_bytes + to_document)", t_jobc),
+        ("jobc, pipeline alone (JOBC_FASTPATH=0)", t_pipeline),
+        ("jobc, fast path (the default)", t_jobc),
     ]
-    print(f"{'pipeline':<46} {'total s':>9} {'µs/spec':>9} {'specs/s':>10}")
-    print("-" * 77)
+    print(f"{'pipeline':<46} {'total s':>9} {'µs/spec':>9} {'specs/s':>10} {'× floor':>8}")
+    print("-" * 86)
     for label, t in rows:
-        print(f"{label:<46} {t:>9.3f} {t / n * 1e6:>9.1f} {n / t:>10,.0f}")
+        print(f"{label:<46} {t:>9.3f} {t / n * 1e6:>9.1f} {n / t:>10,.0f} {t / t_floor:>8.1f}")
+    print(f"(the fast path is {t_pipeline / t_jobc:.2f}× the pipeline's speed in this run)")
     print()
+
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = {
+                label: instructions(label, args.instructions, args.seed, tmp) for label in PIPELINES
+            }
+        print(f"instructions per spec (callgrind, {args.instructions:,} specs each):")
+        print(f"{'pipeline':<46} {'instr/spec':>12} {'× floor':>9} {'naive ÷':>9}")
+        print("-" * 79)
+        for label, count in counts.items():
+            print(
+                f"{label:<46} {count:>12,.0f} {count / counts['floor']:>9.1f} "
+                f"{counts['naive'] / count:>9.1f}"
+            )
+        print()
 
     floor_ratio = t_jobc / t_floor
     naive_speedup = t_naive / t_jobc

@@ -77,6 +77,7 @@ _RAW_PREFIX = b"\x01\x55\x12\x20"
 _sha256 = hashlib.sha256
 _encode = libipld.encode_dag_cbor
 _multibase = libipld.encode_multibase
+"""`_multibase("b", cid)` is `str(Link(cid))` for a CIDv1."""
 
 
 _RecordLinks = tuple[str, int, tuple[dict[str, str], ...], bytes, bytes, bytes]
@@ -359,19 +360,20 @@ def _compile(
     m0 = job(t0, inputs0, outputs0, network0)
     b0 = _encode(m0)
     c0 = _CID_PREFIX + _sha256(b0).digest()
-    s0 = _cid_text(c0)
+    s0 = _multibase("b", c0)
     doc_cid = _RAW_PREFIX + _sha256(raw).digest()
-    doc_s = _cid_text(doc_cid)
+    doc_s = _multibase("b", doc_cid)
     parse_fact = {"format": FORMAT}
     records: list[tuple[str, int, list[dict[str, str]], bytes, str, bytes, str]] = [
         (PARSE, PARSE_VERSION, [parse_fact], doc_cid, doc_s, c0, s0)
     ]
-    m1 = job(t1, inputs1, outputs1, network1)
-    b1 = _encode(m1)
-    c1, s1 = c0, s0
+    c1, s1, b1 = c0, s0, b0
+    # Normalize changed nothing when every part is the part as read (the same object).
+    if not (t1 is t0 and inputs1 is inputs0 and outputs1 is outputs0 and network1 is network0):
+        b1 = _encode(job(t1, inputs1, outputs1, network1))
     if b1 != b0:
         c1 = _CID_PREFIX + _sha256(b1).digest()
-        s1 = _cid_text(c1)
+        s1 = _multibase("b", c1)
         records.append((Normalize.name, Normalize.version, [], c0, s0, c1, s1))
     c2, s2, b2 = c1, s1, b1
     if image_fact is not None:
@@ -379,7 +381,7 @@ def _compile(
         b2 = _encode(job(t2, inputs1, outputs1, network1))
         if b2 != b1:
             c2 = _CID_PREFIX + _sha256(b2).digest()
-            s2 = _cid_text(c2)
+            s2 = _multibase("b", c2)
             fact = {"digest": digest, "ref": ref}
             records.append((ResolveImages.name, ResolveImages.version, [fact], c1, s1, c2, s2))
         places = sources.setdefault(digest, [])
@@ -393,9 +395,9 @@ def _compile(
         b3 = _encode(job(t3, inputs3, outputs1, network1))
         if b3 != b2:
             c3 = _CID_PREFIX + _sha256(b3).digest()
-            s3 = _cid_text(c3)
+            s3 = _multibase("b", c3)
             records.append((ResolveContent.name, ResolveContent.version, [], c2, s2, c3, s3))
-        texts = {source: {"/": _cid_text(link)} for source, link in links.items()}
+        texts = {source: {"/": _multibase("b", link)} for source, link in links.items()}
         final_json = job(
             _pinned_task(t2, texts),
             [{"target": i["target"], "content": texts[i["content"]]} for i in inputs1],
@@ -429,7 +431,7 @@ def _compile(
                 "record": RECORD_VERSION,
                 "to": {"/": target_s},
                 "version": version,
-                "cid": {"/": _cid_text(cid)},
+                "cid": {"/": _multibase("b", cid)},
             }
         )
         record_links.append((pass_name, version, tuple(facts), source, target, cid))
@@ -459,12 +461,6 @@ def _compile(
     )
 
 
-def _cid_text(cid: bytes) -> str:
-    """`str(Link(cid))` for a CIDv1 (base32)."""
-    text: str = _multibase("b", cid)
-    return text
-
-
 def _docker(
     task: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], tuple[str, str, str]]:
@@ -476,7 +472,6 @@ def _docker(
         raise _Decline  # a platform needs the registry (the index's child)
     if "platform" in task:
         _str(task["platform"])
-    t0: dict[str, Any] = {"engine": "docker", "image": image}
     entrypoint: list[str] = []
     if "entrypoint" in task:
         ep = task["entrypoint"]
@@ -488,20 +483,30 @@ def _docker(
     if pinned is None:
         raise _Decline  # a tag (the registry, its cache or a lock answers) or an error
     normal, digest, ref, repository = pinned
-    t1: dict[str, Any] = {"engine": "docker", "image": normal}
-    t2: dict[str, Any] = {"engine": "docker", "image": {"digest": digest}}
+    clean_workdir = clean_path(workdir) if workdir else ""
+    t0: dict[str, Any] = {"engine": "docker", "image": image}
     if entrypoint:
         t0["entrypoint"] = entrypoint
-        t1["entrypoint"] = t2["entrypoint"] = entrypoint + args if args else entrypoint
     if args:
         t0["args"] = args
-        if not entrypoint:
-            t1["args"] = t2["args"] = args
     if env:
-        t0["env"] = t1["env"] = t2["env"] = env
+        t0["env"] = env
     if workdir:
         t0["workdir"] = workdir
-        t1["workdir"] = t2["workdir"] = clean_path(workdir)
+    t1 = t0
+    if normal != image or (entrypoint and args) or clean_workdir != workdir:
+        t1 = {"engine": "docker", "image": normal}
+        if entrypoint:
+            t1["entrypoint"] = entrypoint + args if args else entrypoint
+        elif args:
+            t1["args"] = args
+        if env:
+            t1["env"] = env
+        if workdir:
+            t1["workdir"] = clean_workdir
+    # else normal already: normalize hands the task back (the same map here)
+    t2 = dict(t1)  # the keys keep their order: only the image's value changes
+    t2["image"] = {"digest": digest}
     return t0, t1, t2, (digest, ref, repository)
 
 
@@ -588,6 +593,7 @@ def _inputs(
     read: list[tuple[str, str]] = []
     names: dict[str, str] = {}
     cleaned: set[str] = set()
+    changed = False
     for item in value:
         if type(item) is not dict or not item.keys() <= _INPUT:
             raise _Decline
@@ -597,6 +603,7 @@ def _inputs(
         if clean in cleaned:
             raise _Decline  # two inputs at one target (maybe only once cleaned)
         cleaned.add(clean)
+        changed = changed or clean != target
         links[source] = link
         read.append((target, source))
         if "name" in item:
@@ -606,6 +613,8 @@ def _inputs(
             names[name] = clean
     read.sort()
     inputs0 = [{"target": t, "content": s} for t, s in read]
+    if not changed:
+        return inputs0, inputs0, names  # every target clean already
     inputs1 = sorted(({"target": clean_path(t), "content": s} for t, s in read), key=_BY_TARGET)
     return inputs0, inputs1, names
 
@@ -625,6 +634,7 @@ def _outputs(value: Any) -> tuple[list[str], list[str], dict[str, str]]:
     paths: list[str] = []
     names: dict[str, str] = {}
     cleaned: set[str] = set()
+    changed = False
     for item in value:
         if type(item) is str:
             path = _clean_target(item)
@@ -642,7 +652,9 @@ def _outputs(value: Any) -> tuple[list[str], list[str], dict[str, str]]:
             raise _Decline
         cleaned.add(clean)
         paths.append(path)
-    return sorted(paths), sorted(clean_path(p) for p in paths), names
+        changed = changed or clean != path
+    paths.sort()
+    return paths, sorted(clean_path(p) for p in paths) if changed else paths, names
 
 
 def _network(value: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -663,11 +675,13 @@ def _network(value: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if mode not in ("http", "full"):
         raise _Decline
     read: dict[str, Any] = {"mode": mode}
-    normal: dict[str, Any] = {"mode": mode}
-    if domains:
-        read["domains"] = domains
-        normal["domains"] = sorted({d.lower() for d in domains})
-    return read, normal
+    if not domains:
+        return read, read
+    read["domains"] = domains
+    normal = sorted({d.lower() for d in domains})
+    if normal == domains:
+        return read, read  # normal already
+    return read, {"mode": mode, "domains": normal}
 
 
 def _ask_lower(module: str, link: bytes, oracle: Oracle) -> None:
