@@ -240,7 +240,7 @@ def compile_document(
         )
 
     try:
-        if options.fast and options.passes is None:
+        if options.fast:
             from compiler import fastpath
 
             if fastpath.ENABLED:

@@ -15,8 +15,9 @@ exactly: another format or engine (rust, c), a field it does not know, a value o
 another type than the clean one (an integer for a string, a float, a byte string), an
 image by tag or with a platform (a registry question), a source other than
 `ipfs://` (a file, a URL, `data:`, inline `text`), an await, two inputs or outputs that
-collide, a network with a strict job, any error, warning or note, options other than
-the default pipeline (`-p`, `--no-lower`, `--require-pinned`, …). Its rules are listed in
+collide, a network with a strict job, any error, warning or note, passes other than the
+default pipeline's (`-p normalize`, `--verify-digests`; it takes the pipeline without
+`lower`, as `--no-lower` and the gateway run it, and `--require-pinned`). Its rules are listed in
 docs/decisions.md; `tests/test_fastpath.py` compares it with the pipeline on thousands
 of generated documents and on every example.
 
@@ -36,9 +37,18 @@ import libipld
 
 from compiler import imageref
 from compiler.driver import Compiled, CompileOptions, _maybe_jobfile, _parse_facts
+from compiler.frontends.jobspec1 import (
+    FORMAT,
+    INPUT_FIELDS,
+    NETWORK_FIELDS,
+    OUTPUT_FIELDS,
+    TASK_FIELDS,
+    TOP_FIELDS,
+)
 from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
-from compiler.passes import PARSE, PARSE_VERSION
+from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
+from compiler.passes.lower import Lower
 from compiler.passes.normalize import Normalize, clean_path
 from compiler.passes.resolve_content import ResolveContent
 from compiler.passes.resolve_images import ResolveImages
@@ -50,27 +60,12 @@ if TYPE_CHECKING:
 ENABLED = os.environ.get("JOBC_FASTPATH", "1") != "0"
 """Off when the environment says `JOBC_FASTPATH=0` (read once, at import)."""
 
-FORMAT = "jobspec/1"
-_TOP = frozenset(
-    (
-        "jobspec",
-        "name",
-        "labels",
-        "task",
-        "inputs",
-        "outputs",
-        "deterministic",
-        "network",
-        "nonce",
-        "execution",
-        "x",
-    )
-)
-_DOCKER = frozenset(("engine", "image", "platform", "entrypoint", "args", "env", "workdir"))
-_WASM = frozenset(("engine", "module", "entrypoint", "args", "env", "imports", "stdin"))
-_INPUT = frozenset(("name", "source", "target"))
-_OUTPUT = frozenset(("name", "path"))
-_NETWORK = frozenset(("mode", "domains"))
+_TOP = frozenset(TOP_FIELDS)
+_DOCKER = frozenset(TASK_FIELDS["docker"])
+_WASM = frozenset(TASK_FIELDS["wasm"])
+_INPUT = frozenset(INPUT_FIELDS) - {"text"}  # inline text is a `data:` URI: declined
+_OUTPUT = frozenset(OUTPUT_FIELDS)
+_NETWORK = frozenset(NETWORK_FIELDS)
 _INT_MIN, _INT_END = -(2**64), 2**64
 _CID_PREFIX = b"\x01\x71\x12\x20"
 _RAW_PREFIX = b"\x01\x55\x12\x20"
@@ -101,10 +96,40 @@ def compile_fast(
     question must be asked). The result equals the pipeline's: same CIDs, records,
     sources, meta and execution, and the same compiled document.
     """
+    lowers = _lowers(options.passes)
+    if lowers is None:
+        return None
     try:
-        return _compile(raw, name, options, oracle, make_oracle)
+        return _compile(raw, name, options, oracle, make_oracle, lowers)
     except _Decline:
         return None
+    except Exception:  # a fault here must not cost the user the compile: the pipeline
+        return None  # runs and reports (tests/test_fastpath.py checks none occurs)
+
+
+@functools.lru_cache(maxsize=64)
+def _lowers(passes: tuple[Pass, ...] | None) -> bool | None:
+    """Whether the passes to run are the default pipeline's (True), or those without
+    `lower` or with it disabled, as a gateway runs them (False); None for any other
+    choice. Options that change nothing for the jobs taken are allowed: `refresh` (no
+    registry is asked) and `require_pinned` (every image taken is pinned)."""
+    if passes is None:
+        return True
+    wanted = [p for p in default_pipeline() if p.name != Lower.name]
+    given = [p for p in passes if p.name != Lower.name]
+    if len(given) != len(wanted) or len(passes) - len(given) > 1:
+        return None
+    for mine, theirs in zip(given, wanted, strict=True):
+        if isinstance(mine, ResolveImages) and isinstance(theirs, ResolveImages):
+            if mine.verify_digests:
+                return None  # the registry must confirm every digest
+            continue
+        if mine != theirs:
+            return None
+    lower = next((p for p in passes if isinstance(p, Lower)), None)
+    if lower is not None and passes[-1] is not lower:
+        return None
+    return lower is not None and lower.enabled
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -252,6 +277,7 @@ def _compile(
     options: CompileOptions,
     oracle: Oracle | None,
     make_oracle: Callable[[], Oracle],
+    lowers: bool = True,
 ) -> Compiled:
     tree, plain = _tree(raw, name, options)
     if type(tree) is not dict or not tree.keys() <= _TOP:
@@ -335,7 +361,7 @@ def _compile(
     # The lower pass asks about a WASM module (is it WAT text?): only "no" or "cannot
     # tell" leave the job as it is.
     sources: dict[str, list[str]] = oracle.sources if oracle is not None else {}
-    if module:
+    if module and lowers:
         _ask_lower(module, links[module], oracle or make_oracle())
 
     def job(
@@ -484,30 +510,32 @@ def _docker(
         raise _Decline  # a tag (the registry, its cache or a lock answers) or an error
     normal, digest, ref, repository = pinned
     clean_workdir = clean_path(workdir) if workdir else ""
-    t0: dict[str, Any] = {"engine": "docker", "image": image}
-    if entrypoint:
-        t0["entrypoint"] = entrypoint
-    if args:
-        t0["args"] = args
-    if env:
-        t0["env"] = env
-    if workdir:
-        t0["workdir"] = workdir
-    t1 = t0
+    t0 = _docker_map(image, entrypoint, args, env, workdir)
+    t1 = t0  # normal already: normalize hands the task back (the same map here)
     if normal != image or (entrypoint and args) or clean_workdir != workdir:
-        t1 = {"engine": "docker", "image": normal}
-        if entrypoint:
-            t1["entrypoint"] = entrypoint + args if args else entrypoint
-        elif args:
-            t1["args"] = args
-        if env:
-            t1["env"] = env
-        if workdir:
-            t1["workdir"] = clean_workdir
-    # else normal already: normalize hands the task back (the same map here)
+        if entrypoint and args:  # the whole argv is the entrypoint (DESIGN §3)
+            entrypoint, args = entrypoint + args, []
+        t1 = _docker_map(normal, entrypoint, args, env, clean_workdir)
     t2 = dict(t1)  # the keys keep their order: only the image's value changes
     t2["image"] = {"digest": digest}
     return t0, t1, t2, (digest, ref, repository)
+
+
+def _docker_map(
+    image: str, entrypoint: list[str], args: list[str], env: dict[str, str] | None, workdir: str
+) -> dict[str, Any]:
+    """A docker task's identity map (an unresolved image, no platform), in the key order
+    of `identity._task`, which the compiled document shows."""
+    out: dict[str, Any] = {"engine": "docker", "image": image}
+    if entrypoint:
+        out["entrypoint"] = entrypoint
+    if args:
+        out["args"] = args
+    if env:
+        out["env"] = env
+    if workdir:
+        out["workdir"] = workdir
+    return out
 
 
 @functools.lru_cache(maxsize=4096)

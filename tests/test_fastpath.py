@@ -55,6 +55,10 @@ def compare(
 ) -> bool:
     """Compile both ways (each with a fresh oracle from `oracle`, a factory, or None for
     the driver's own) and check they agree; returns whether the fast path took it."""
+    try:  # a fault would be hidden by `compile_fast` (which declines): none may occur
+        fastpath._compile(raw, name, FAST, oracle() if oracle is not None else None, Oracle)
+    except fastpath._Decline:
+        pass
     fast = _outcome(raw, name, FAST, oracle() if oracle is not None else None)
     slow = _outcome(raw, name, pipeline_options, oracle() if oracle is not None else None)
     assert not isinstance(slow, FastCompiled)
@@ -509,7 +513,7 @@ def test_options_and_environment_switch_it_off() -> None:
     assert not isinstance(compile_bytes(raw, "a.json", PIPELINE, Oracle()), FastCompiled)
     from compiler.passes import default_pipeline
 
-    chosen = CompileOptions(passes=default_pipeline())
+    chosen = CompileOptions(passes=default_pipeline()[:2])
     assert not isinstance(compile_bytes(raw, "a.json", chosen, Oracle()), FastCompiled)
     code = "import compiler.fastpath as f; print(f.ENABLED)"
     for value, expected in (("0", "False"), ("1", "True")):
@@ -518,6 +522,41 @@ def test_options_and_environment_switch_it_off() -> None:
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_the_pipelines_it_takes() -> None:
+    """The default pipeline, and the gateway's (no `lower`, `require_pinned`); no other."""
+    from compiler.passes import configure, default_pipeline, parse_pipeline
+
+    raw, wasm = _corpus(1)[0], _wasm_spec()
+    no_lower = tuple(p for p in default_pipeline() if p.name != "lower")
+    taken = (
+        no_lower,
+        configure(no_lower, "resolve-images", {"require_pinned": True}),
+        configure(None, "lower", {"enabled": False}),
+        configure(None, "resolve-images", {"refresh": True}),
+        parse_pipeline("normalize,link-workflow,resolve-awaits,resolve-images,resolve-content"),
+    )
+    for passes in taken:
+        options = CompileOptions(passes=passes)
+        assert isinstance(compile_bytes(raw, "a.json", options, Oracle()), FastCompiled)
+        # No lower pass: no question about the module, whatever the oracle would say.
+        asked = _oracle(OracleError("asked"))()
+        if not any(p.name == "lower" and getattr(p, "enabled", False) for p in passes):
+            assert isinstance(compile_bytes(wasm, "w.json", options, asked), FastCompiled)
+        slow = compile_bytes(raw, "a.json", CompileOptions(passes=passes, fast=False), Oracle())
+        assert_same(compile_bytes(raw, "a.json", options, Oracle()), slow)
+    declined = (
+        parse_pipeline("normalize"),
+        parse_pipeline("normalize,resolve-images,resolve-content"),
+        configure(None, "resolve-images", {"verify_digests": True}),
+        tuple(reversed(default_pipeline())),
+        (),
+    )
+    for passes in declined:
+        options = CompileOptions(passes=passes)
+        assert not isinstance(compile_bytes(raw, "a.json", options, Oracle()), FastCompiled)
+        assert fastpath.compile_fast(raw, "a.json", options, Oracle(), Oracle) is None
 
 
 def test_a_second_document_is_rendered_from_the_ir() -> None:
