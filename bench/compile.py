@@ -636,6 +636,23 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("jobc specs/s", f"{rate:,.0f}", f"≥ {MIN_SPECS_PER_S:,}", rate >= MIN_SPECS_PER_S),
     ]
+    if args.instructions:
+        by_floor = counts["fast path"] / counts["floor"]
+        by_naive = counts["naive"] / counts["fast path"]
+        checks += [
+            (
+                "jobc instructions / floor instructions",
+                f"{by_floor:.2f}×",
+                f"≤ {MAX_FLOOR_RATIO:g}×",
+                by_floor <= MAX_FLOOR_RATIO,
+            ),
+            (
+                "naive instructions / jobc instructions",
+                f"{by_naive:.1f}×",
+                f"≥ {MIN_NAIVE_SPEEDUP:g}×",
+                by_naive >= MIN_NAIVE_SPEEDUP,
+            ),
+        ]
 
     jobc_script = Path(sys.executable).parent / "jobc"
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,7 @@ fast path; and every bundled example.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -55,10 +56,9 @@ def compare(
 ) -> bool:
     """Compile both ways (each with a fresh oracle from `oracle`, a factory, or None for
     the driver's own) and check they agree; returns whether the fast path took it."""
-    try:  # a fault would be hidden by `compile_fast` (which declines): none may occur
+    # A fault would be hidden by `compile_fast` (which declines): none may occur.
+    with contextlib.suppress(fastpath._Decline):
         fastpath._compile(raw, name, FAST, oracle() if oracle is not None else None, Oracle)
-    except fastpath._Decline:
-        pass
     fast = _outcome(raw, name, FAST, oracle() if oracle is not None else None)
     slow = _outcome(raw, name, pipeline_options, oracle() if oracle is not None else None)
     assert not isinstance(slow, FastCompiled)
@@ -153,13 +153,16 @@ texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 short_names = st.sampled_from(("in", "words", "out", "result", "a", "b", "c", "α"))
 
 
-def _values(leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.recursive(
+def _values(leaves: st.SearchStrategy[Any], depth: int = 3) -> st.SearchStrategy[Any]:
+    """Leaves, and lists and maps of values, nested up to `depth`."""
+    if depth == 0:
+        return leaves
+    inner = _values(leaves, depth - 1)
+    return st.one_of(
         leaves,
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
-        ),
-        max_leaves=6,
+        leaves,
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(max_size=4), inner, max_size=3),
     )
 
 
