@@ -45,6 +45,7 @@ from compiler.frontends.jobspec1 import (
     TASK_FIELDS,
     TOP_FIELDS,
 )
+from compiler.frontends.loader import Limits, Syntax
 from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
@@ -759,7 +760,9 @@ class FastCompiled(Compiled):
     use, by the front-end and the identity module, as the pipeline makes it."""
 
     _fast: _State
-    _options: CompileOptions
+    _reading: tuple[bool, Limits, Syntax | None]
+    """The options the front-end reads with (strict, limits, syntax): not the whole
+    `CompileOptions`, whose session holds the run's open store."""
 
     @classmethod
     def make(
@@ -787,27 +790,35 @@ class FastCompiled(Compiled):
         fields["document_bytes"] = raw
         fields["_identity_maps"] = {}
         fields["_fast"] = state
-        fields["_options"] = options
+        fields["_reading"] = (options.strict, options.limits, options.syntax)
         return self
+
+    # `dataclasses.replace` makes a FastCompiled from fields alone (no `_fast`): then
+    # these are `Compiled`'s.
 
     @property
     def cid(self) -> Link:
         """The final job CID."""
-        return self._fast.target
+        fast: _State | None = self.__dict__.get("_fast")
+        return fast.target if fast is not None else super().cid
 
     @property
     def original(self) -> Link:
         """The job CID right after parsing."""
-        return self._fast.original
+        fast: _State | None = self.__dict__.get("_fast")
+        return fast.original if fast is not None else super().original
 
     @property
     def pinned(self) -> bool:
         """Always: the fast path takes only jobs it pins entirely."""
-        return True
+        return "_fast" in self.__dict__ or super().pinned
 
     def prebuilt_document(self) -> dict[str, Any] | None:
         """The compiled document made with the CIDs (handed over once)."""
-        document, self._fast.document = self._fast.document, None
+        fast: _State | None = self.__dict__.get("_fast")
+        if fast is None:
+            return None
+        document, fast.document = fast.document, None
         return document
 
     @functools.cached_property
@@ -815,7 +826,9 @@ class FastCompiled(Compiled):
         """What the front-end reads from the document (the pipeline's own reading)."""
         from compiler.driver import read_document
 
-        return read_document(self.document_bytes, self.name, self._options)[1]
+        strict, limits, syntax = self._reading
+        options = CompileOptions(strict=strict, limits=limits, syntax=syntax)
+        return read_document(self.document_bytes, self.name, options)[1]
 
     @functools.cached_property
     def original_job(self) -> Job:

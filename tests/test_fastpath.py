@@ -562,6 +562,19 @@ def test_the_pipelines_it_takes() -> None:
         assert fastpath.compile_fast(raw, "a.json", options, Oracle(), Oracle) is None
 
 
+def test_a_replaced_result_is_a_plain_compiled() -> None:
+    import dataclasses
+
+    raw = _corpus(2)[1]
+    fast = compile_bytes(raw, "a.json", FAST, Oracle())
+    slow = compile_bytes(raw, "a.json", PIPELINE, Oracle())
+    parse = slow.chain[0]
+    replaced = dataclasses.replace(fast, chain=(parse,))
+    assert replaced.cid == replaced.original == parse.target
+    assert replaced.prebuilt_document() is None
+    assert to_document(replaced)["chain"] == [parse.to_dag_json()]
+
+
 def test_a_second_document_is_rendered_from_the_ir() -> None:
     raw = _corpus(3)[2]
     fast = compile_bytes(raw, "a.json", FAST, Oracle())
