@@ -1,9 +1,10 @@
 """The fast path of a compile: the common jobspec/1 document, compiled without the IR chain.
 
 A gateway or a `jobc compile` run over many files sees mostly one kind of document: a
-jobspec/1 job whose image is pinned by digest and whose data are `ipfs://` CIDs. For
-it, the general pipeline builds four versions of the job as IR dataclasses, renders
-each to an identity map, and walks every pass over it. This module computes the same
+jobspec/1 job whose image is pinned by digest (or by tag, which the registry's oracle
+answers from its cache or a lock, as for the pipeline) and whose data are `ipfs://`
+CIDs. For it, the general pipeline builds four versions of the job as IR dataclasses,
+renders each to an identity map, and walks every pass over it. This module computes the same
 results directly from the document's data tree: the identity maps of the original job
 and of the job after each pass, their DAG-CBOR blocks and CIDs, the records, and the
 compiled document (`emitters.compiled.to_document`'s dict), byte for byte what the
@@ -13,12 +14,12 @@ someone asks for it (`FastCompiled`), by the pipeline's own code.
 It **declines** (returns None, and the pipeline runs) on anything it does not handle
 exactly: another format or engine (rust, c), a field it does not know, a value of
 another type than the clean one (an integer for a string, a float, a byte string), an
-image by tag or with a platform (a registry question), a source other than
+image the registry's oracle cannot pin (offline, unknown), a source other than
 `ipfs://` (a file, a URL, `data:`, inline `text`), an await, two inputs or outputs that
 collide, a network with a strict job, any error, warning or note, passes other than the
 default pipeline's (`-p normalize`, `--verify-digests`; it takes the pipeline without
-`lower`, as `--no-lower` and the gateway run it, and `--require-pinned`). Its rules are listed in
-docs/decisions.md; `tests/test_fastpath.py` compares it with the pipeline on thousands
+`lower`, as `--no-lower` and the gateway run it, and `--require-pinned`). Its rules are
+listed in docs/decisions.md; `tests/test_fastpath.py` compares it with the pipeline on thousands
 of generated documents and on every example.
 
 `JOBC_FASTPATH=0` in the environment (or `CompileOptions(fast=False)`) turns it off, so
@@ -31,7 +32,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import libipld
 
@@ -50,9 +51,9 @@ from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.passes.lower import Lower
-from compiler.passes.normalize import Normalize, clean_path
+from compiler.passes.normalize import _PLATFORM, Normalize, clean_path
 from compiler.passes.resolve_content import ResolveContent
-from compiler.passes.resolve_images import ResolveImages
+from compiler.passes.resolve_images import _DIGEST, ResolveImages
 from compiler.records import RECORD_VERSION, Record
 
 if TYPE_CHECKING:
@@ -97,40 +98,55 @@ def compile_fast(
     question must be asked). The result equals the pipeline's: same CIDs, records,
     sources, meta and execution, and the same compiled document.
     """
-    lowers = _lowers(options.passes)
-    if lowers is None:
+    plan = _plan(options.passes)
+    if plan is None:
         return None
     try:
-        return _compile(raw, name, options, oracle, make_oracle, lowers)
+        return _compile(raw, name, options, oracle, make_oracle, plan)
     except _Decline:
         return None
     except Exception:  # a fault here must not cost the user the compile: the pipeline
         return None  # runs and reports (tests/test_fastpath.py checks none occurs)
 
 
+class _Plan(NamedTuple):
+    """What the passes to run do that the fast path must do alike."""
+
+    lowers: bool
+    """The lower pass runs (and asks about a WASM module)."""
+    refresh: bool
+    """resolve-images asks the registry even when its cache has the answer."""
+
+
+_DEFAULT_PLAN = _Plan(lowers=True, refresh=False)
+
+
 @functools.lru_cache(maxsize=64)
-def _lowers(passes: tuple[Pass, ...] | None) -> bool | None:
-    """Whether the passes to run are the default pipeline's (True), or those without
-    `lower` or with it disabled, as a gateway runs them (False); None for any other
-    choice. Options that change nothing for the jobs taken are allowed: `refresh` (no
-    registry is asked) and `require_pinned` (every image taken is pinned)."""
+def _plan(passes: tuple[Pass, ...] | None) -> _Plan | None:
+    """The plan when the passes to run are the default pipeline's, or those without
+    `lower` or with it disabled (as a gateway runs them); None for any other choice.
+    Options of resolve-images that change nothing for the jobs taken are allowed:
+    `refresh` (passed on to the registry's oracle) and `require_pinned` (every image taken
+    is pinned)."""
     if passes is None:
-        return True
+        return _DEFAULT_PLAN
     wanted = [p for p in default_pipeline() if p.name != Lower.name]
     given = [p for p in passes if p.name != Lower.name]
     if len(given) != len(wanted) or len(passes) - len(given) > 1:
         return None
+    refresh = False
     for mine, theirs in zip(given, wanted, strict=True):
         if isinstance(mine, ResolveImages) and isinstance(theirs, ResolveImages):
             if mine.verify_digests:
                 return None  # the registry must confirm every digest
+            refresh = mine.refresh
             continue
         if mine != theirs:
             return None
     lower = next((p for p in passes if isinstance(p, Lower)), None)
     if lower is not None and passes[-1] is not lower:
         return None
-    return lower is not None and lower.enabled
+    return _Plan(lowers=lower is not None and lower.enabled, refresh=refresh)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -278,7 +294,7 @@ def _compile(
     options: CompileOptions,
     oracle: Oracle | None,
     make_oracle: Callable[[], Oracle],
-    lowers: bool = True,
+    plan: _Plan = _DEFAULT_PLAN,
 ) -> Compiled:
     tree, plain = _tree(raw, name, options)
     if type(tree) is not dict or not tree.keys() <= _TOP:
@@ -309,10 +325,11 @@ def _compile(
     # Identity maps: `t0` the task as read, `t1` after normalize, `t2` after
     # resolve-images; contents are pinned (`links`) by resolve-content.
     links: dict[str, bytes] = {}
-    image_fact: tuple[str, str, str] | None = None  # (digest, ref, repository)
+    image: _Image | None = None
     module = ""
     if engine == "docker":
-        t0, t1, t2, image_fact = _docker(task)
+        t0, t1, image = _docker(task)
+        t2 = t1
     elif engine == "wasm":
         t0, module = _wasm(task, links)
         t1 = t2 = t0
@@ -359,11 +376,26 @@ def _compile(
             raise _Decline
         x = _generic(given) or None
 
+    # Questions, asked as the passes ask them and only once the document is known to
+    # need no report (the pipeline asks them again if the fast path declines).
+    sources: dict[str, list[str]] = oracle.sources if oracle is not None else {}
+    asked = oracle
+    image_fact: dict[str, str] | None = None
+    if image is not None:
+        if image.digest and not image.platform:
+            digest = image.digest  # resolve-images pins it from its text
+        else:
+            asked = asked or make_oracle()
+            digest = _ask_image(image, asked, plan.refresh)
+        t2 = {k: v for k, v in t1.items() if k != "platform"}
+        t2["image"] = {"digest": digest}  # in the image's place: the keys keep their order
+        image_fact = {"digest": digest, "platform": image.platform, "ref": image.ref}
+        if not image.platform:
+            del image_fact["platform"]
     # The lower pass asks about a WASM module (is it WAT text?): only "no" or "cannot
     # tell" leave the job as it is.
-    sources: dict[str, list[str]] = oracle.sources if oracle is not None else {}
-    if module and lowers:
-        _ask_lower(module, links[module], oracle or make_oracle())
+    if module and plan.lowers:
+        _ask_lower(module, links[module], asked or make_oracle())
 
     def job(
         task_map: dict[str, Any], inputs: list[dict[str, Any]] | None, outputs: Any, network: Any
@@ -403,17 +435,16 @@ def _compile(
         s1 = _multibase("b", c1)
         records.append((Normalize.name, Normalize.version, [], c0, s0, c1, s1))
     c2, s2, b2 = c1, s1, b1
-    if image_fact is not None:
-        digest, ref, repository = image_fact
+    if image is not None and image_fact is not None:
         b2 = _encode(job(t2, inputs1, outputs1, network1))
         if b2 != b1:
             c2 = _CID_PREFIX + _sha256(b2).digest()
             s2 = _multibase("b", c2)
-            fact = {"digest": digest, "ref": ref}
-            records.append((ResolveImages.name, ResolveImages.version, [fact], c1, s1, c2, s2))
-        places = sources.setdefault(digest, [])
-        if repository not in places:
-            places.append(repository)
+            facts = [image_fact]
+            records.append((ResolveImages.name, ResolveImages.version, facts, c1, s1, c2, s2))
+        places = sources.setdefault(image_fact["digest"], [])
+        if image.repository not in places:
+            places.append(image.repository)
     # resolve-content: every content is an `ipfs://` CID, pinned from its text (no fact).
     c3, s3 = c2, s2
     if links:
@@ -488,17 +519,31 @@ def _compile(
     )
 
 
-def _docker(
-    task: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], tuple[str, str, str]]:
-    """The docker task as read, normalised and resolved, and the image's fact."""
+class _Image(NamedTuple):
+    """A docker image as normalize and resolve-images see it."""
+
+    normal: str
+    """The normalised reference (normalize's)."""
+    ref: str
+    """The reference resolve-images asks about (and its fact names)."""
+    digest: str
+    """The digest the reference names, or "" (a tag)."""
+    repository: str
+    """Where the image can be fetched (`sources`)."""
+    platform: str
+    """The platform, lowercase, or ""."""
+
+
+def _docker(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], _Image]:
+    """The docker task as read and normalised, and its image."""
     if not task.keys() <= _DOCKER:
         raise _Decline
     image = _filled(task.get("image"))
-    if task.get("platform", ""):
-        raise _Decline  # a platform needs the registry (the index's child)
-    if "platform" in task:
-        _str(task["platform"])
+    platform = _str(task["platform"]) if "platform" in task else ""
+    normal_platform = platform.lower()
+    # isascii: str.lower() maps some non-ASCII letters (the Kelvin sign) to ASCII ones.
+    if platform and not (platform.isascii() and _PLATFORM.match(normal_platform)):
+        raise _Decline  # normalize reports it
     entrypoint: list[str] = []
     if "entrypoint" in task:
         ep = task["entrypoint"]
@@ -506,28 +551,38 @@ def _docker(
     args = _strings(task["args"]) if "args" in task else []
     env = _env(task) if "env" in task else None
     workdir = _str(task["workdir"]) if "workdir" in task else ""
-    pinned = _pinned_image(image)
-    if pinned is None:
-        raise _Decline  # a tag (the registry, its cache or a lock answers) or an error
-    normal, digest, ref, repository = pinned
+    reference = _reference(image)
+    if reference is None:
+        raise _Decline  # normalize reports the reference
+    normal, ref, digest, repository = reference
     clean_workdir = clean_path(workdir) if workdir else ""
-    t0 = _docker_map(image, entrypoint, args, env, workdir)
+    t0 = _docker_map(image, platform, entrypoint, args, env, workdir)
     t1 = t0  # normal already: normalize hands the task back (the same map here)
-    if normal != image or (entrypoint and args) or clean_workdir != workdir:
+    if (
+        normal != image
+        or normal_platform != platform
+        or (entrypoint and args)
+        or clean_workdir != workdir
+    ):
         if entrypoint and args:  # the whole argv is the entrypoint (DESIGN §3)
             entrypoint, args = entrypoint + args, []
-        t1 = _docker_map(normal, entrypoint, args, env, clean_workdir)
-    t2 = dict(t1)  # the keys keep their order: only the image's value changes
-    t2["image"] = {"digest": digest}
-    return t0, t1, t2, (digest, ref, repository)
+        t1 = _docker_map(normal, normal_platform, entrypoint, args, env, clean_workdir)
+    return t0, t1, _Image(normal, ref, digest, repository, normal_platform)
 
 
 def _docker_map(
-    image: str, entrypoint: list[str], args: list[str], env: dict[str, str] | None, workdir: str
+    image: str,
+    platform: str,
+    entrypoint: list[str],
+    args: list[str],
+    env: dict[str, str] | None,
+    workdir: str,
 ) -> dict[str, Any]:
-    """A docker task's identity map (an unresolved image, no platform), in the key order
-    of `identity._task`, which the compiled document shows."""
+    """A docker task's identity map with an unresolved image, in the key order of
+    `identity._task`, which the compiled document shows."""
     out: dict[str, Any] = {"engine": "docker", "image": image}
+    if platform:
+        out["platform"] = platform
     if entrypoint:
         out["entrypoint"] = entrypoint
     if args:
@@ -540,18 +595,33 @@ def _docker_map(
 
 
 @functools.lru_cache(maxsize=4096)
-def _pinned_image(image: str) -> tuple[str, str, str, str] | None:
-    """What normalize and resolve-images make of an image pinned by digest: the
-    normalised reference, the digest, the fact's `ref` and the repository (for
-    `sources`); None for a tag or a reference they report about."""
+def _reference(image: str) -> tuple[str, str, str, str] | None:
+    """What normalize and resolve-images make of an image reference: the normalised
+    reference, the reference asked about, its digest ("" for a tag) and repository; None
+    for a reference they report about."""
     try:
         normal = imageref.normalize(image)
         parsed = imageref.parse(normal)
     except imageref.ReferenceError:
         return None
-    if not parsed.digest:
-        return None
-    return normal, parsed.digest, str(parsed), parsed.repository
+    return normal, str(parsed), parsed.digest, parsed.repository
+
+
+def _ask_image(image: _Image, oracle: Oracle, refresh: bool) -> str:
+    """resolve-images' question about a tag (or a digest with a platform): the digest,
+    or a decline where the pass would warn or report."""
+    question = {"ref": image.ref}
+    if image.platform:
+        question["platform"] = image.platform
+    try:
+        oracle.prefetch("image", [question], refresh=refresh)
+        answer = oracle.ask("image", question)
+    except (OracleUnavailable, OracleError):
+        raise _Decline from None
+    digest = answer.get("digest")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise _Decline
+    return digest
 
 
 def _wasm(task: dict[str, Any], links: dict[str, bytes]) -> tuple[dict[str, Any], str]:
