@@ -52,6 +52,7 @@ from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.passes.lower import Lower
 from compiler.passes.normalize import _PLATFORM, Normalize, clean_path
+from compiler.passes.normalize import _content as normal_content
 from compiler.passes.resolve_content import ResolveContent
 from compiler.passes.resolve_images import _DIGEST, ResolveImages
 from compiler.records import RECORD_VERSION, Record
@@ -77,7 +78,7 @@ _multibase = libipld.encode_multibase
 """`_multibase("b", cid)` is `str(Link(cid))` for a CIDv1."""
 
 
-_RecordLinks = tuple[str, int, tuple[dict[str, str], ...], bytes, bytes, bytes]
+_RecordLinks = tuple[str, int, tuple[dict[str, Any], ...], bytes, bytes, bytes]
 """A record as the fast path keeps it: pass, version, facts, from, to, its own CID."""
 
 
@@ -261,14 +262,17 @@ def _generic(value: Any) -> Any:
     raise _Decline
 
 
-def _ipfs(source: Any) -> tuple[str, bytes]:
-    """An `ipfs://` source as written and the binary CID it pins to (`sources.ipfs_cid`)."""
-    if type(source) is not str or not source.startswith("ipfs://"):
+def _source(value: Any) -> str:
+    """A source as written: a non-empty string, not an await (`job:`)."""
+    if type(value) is not str or not value or value.startswith("job:"):
         raise _Decline
-    link = _ipfs_cid(source)
-    if link is None:
-        raise _Decline
-    return source, link
+    return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _normal_source(source: str) -> str:
+    """A source as normalize writes it (a `file:` URI, a lowercase scheme)."""
+    return normal_content(source)  # type: ignore[return-value]  # a str for a str
 
 
 @functools.lru_cache(maxsize=8192)
@@ -323,16 +327,14 @@ def _compile(
     engine = task.get("engine")
 
     # Identity maps: `t0` the task as read, `t1` after normalize, `t2` after
-    # resolve-images; contents are pinned (`links`) by resolve-content.
-    links: dict[str, bytes] = {}
+    # resolve-images; resolve-content pins their contents.
     image: _Image | None = None
-    module = ""
     if engine == "docker":
         t0, t1, image = _docker(task)
         t2 = t1
     elif engine == "wasm":
-        t0, module = _wasm(task, links)
-        t1 = t2 = t0
+        t0, t1 = _wasm(task)
+        t2 = t1
     elif type(engine) is str and engine and engine not in ("rust", "c"):
         t0 = {k: _generic(task[k]) for k in sorted(task) if k != "engine"}
         t0["engine"] = engine
@@ -340,7 +342,7 @@ def _compile(
     else:
         raise _Decline
 
-    inputs0, inputs1, input_names = _inputs(tree.get("inputs", []), links)
+    inputs0, inputs1, input_names = _inputs(tree.get("inputs", []))
     outputs0, outputs1, output_names = _outputs(tree.get("outputs", []))
     if input_names:
         meta["input_names"] = input_names
@@ -377,25 +379,37 @@ def _compile(
         x = _generic(given) or None
 
     # Questions, asked as the passes ask them and only once the document is known to
-    # need no report (the pipeline asks them again if the fast path declines).
-    sources: dict[str, list[str]] = oracle.sources if oracle is not None else {}
-    asked = oracle
+    # need no report (the pipeline asks them again if the fast path declines), in the
+    # order of the passes. `sources` is the oracle's (the compiled document's), as the
+    # passes fill it.
+    contents = _contents(t1, inputs1)  # normalised sources, in resolve-content's order
+    module = t1.get("module") if t1["engine"] == "wasm" else None
+    asking = (
+        (image is not None and not (image.digest and not image.platform))
+        or (module is not None and plan.lowers)
+        or any(not c.startswith("ipfs://") for c in contents)
+    )
+    asked = oracle or (make_oracle() if asking else None)
+    sources: dict[str, list[str]] = asked.sources if asked is not None else {}
     image_fact: dict[str, str] | None = None
     if image is not None:
         if image.digest and not image.platform:
             digest = image.digest  # resolve-images pins it from its text
         else:
-            asked = asked or make_oracle()
+            assert asked is not None
             digest = _ask_image(image, asked, plan.refresh)
         t2 = {k: v for k, v in t1.items() if k != "platform"}
         t2["image"] = {"digest": digest}  # in the image's place: the keys keep their order
         image_fact = {"digest": digest, "platform": image.platform, "ref": image.ref}
         if not image.platform:
             del image_fact["platform"]
+        _add_source(sources, digest, image.repository)
+    links, content_facts = _pin_contents(contents, asked, sources)
     # The lower pass asks about a WASM module (is it WAT text?): only "no" or "cannot
     # tell" leave the job as it is.
-    if module and plan.lowers:
-        _ask_lower(module, links[module], asked or make_oracle())
+    if module is not None and plan.lowers:
+        assert asked is not None
+        _ask_lower(links[module], asked)
 
     def job(
         task_map: dict[str, Any], inputs: list[dict[str, Any]] | None, outputs: Any, network: Any
@@ -423,7 +437,7 @@ def _compile(
     doc_cid = _RAW_PREFIX + _sha256(raw).digest()
     doc_s = _multibase("b", doc_cid)
     parse_fact = {"format": FORMAT}
-    records: list[tuple[str, int, list[dict[str, str]], bytes, str, bytes, str]] = [
+    records: list[tuple[str, int, list[dict[str, Any]], bytes, str, bytes, str]] = [
         (PARSE, PARSE_VERSION, [parse_fact], doc_cid, doc_s, c0, s0)
     ]
     c1, s1, b1 = c0, s0, b0
@@ -440,24 +454,22 @@ def _compile(
         if b2 != b1:
             c2 = _CID_PREFIX + _sha256(b2).digest()
             s2 = _multibase("b", c2)
-            facts = [image_fact]
+            facts: list[dict[str, Any]] = [image_fact]
             records.append((ResolveImages.name, ResolveImages.version, facts, c1, s1, c2, s2))
-        places = sources.setdefault(image_fact["digest"], [])
-        if image.repository not in places:
-            places.append(image.repository)
-    # resolve-content: every content is an `ipfs://` CID, pinned from its text (no fact).
     c3, s3 = c2, s2
     if links:
-        t3 = _pinned_task(t2, links)
+        t3 = _pinned_task(t2, links.__getitem__)
         inputs3 = [{"target": i["target"], "content": links[i["content"]]} for i in inputs1]
         b3 = _encode(job(t3, inputs3, outputs1, network1))
         if b3 != b2:
             c3 = _CID_PREFIX + _sha256(b3).digest()
             s3 = _multibase("b", c3)
-            records.append((ResolveContent.name, ResolveContent.version, [], c2, s2, c3, s3))
+            records.append(
+                (ResolveContent.name, ResolveContent.version, content_facts, c2, s2, c3, s3)
+            )
         texts = {source: {"/": _multibase("b", link)} for source, link in links.items()}
         final_json = job(
-            _pinned_task(t2, texts),
+            _pinned_task(t2, texts.__getitem__),
             [{"target": i["target"], "content": texts[i["content"]]} for i in inputs1],
             outputs1,
             network1,
@@ -483,7 +495,7 @@ def _compile(
         cid = _CID_PREFIX + _sha256(block).digest()
         chain_json.append(
             {
-                "facts": [dict(f) for f in facts],
+                "facts": [_fact_json(f) for f in facts],
                 "from": {"/": source_s},
                 "pass": pass_name,
                 "record": RECORD_VERSION,
@@ -624,13 +636,11 @@ def _ask_image(image: _Image, oracle: Oracle, refresh: bool) -> str:
     return digest
 
 
-def _wasm(task: dict[str, Any], links: dict[str, bytes]) -> tuple[dict[str, Any], str]:
-    """The WASM task as read (normalize and resolve-images leave it so) and its module."""
+def _wasm(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The WASM task as read and normalised (its contents; resolve-images leaves it)."""
     if not task.keys() <= _WASM:
         raise _Decline
-    module, link = _ipfs(task.get("module"))
-    links[module] = link
-    t0: dict[str, Any] = {"engine": "wasm", "module": module}
+    t0: dict[str, Any] = {"engine": "wasm", "module": _source(task.get("module"))}
     if "entrypoint" in task:
         entrypoint = _str(task["entrypoint"])
         if entrypoint and entrypoint != "_start":
@@ -650,30 +660,85 @@ def _wasm(task: dict[str, Any], links: dict[str, bytes]) -> tuple[dict[str, Any]
         if type(imports) is not dict:
             raise _Decline
         if imports:
-            pinned = {}
-            for key in sorted(imports):
-                source, link = _ipfs(imports[key])
-                links[source] = link
-                pinned[key] = source
-            t0["imports"] = pinned
+            t0["imports"] = {key: _source(imports[key]) for key in sorted(imports)}
     if "stdin" in task:
-        source, link = _ipfs(task["stdin"])
-        links[source] = link
-        t0["stdin"] = source
-    return t0, module
+        t0["stdin"] = _source(task["stdin"])
+    t1 = _pinned_task(t0, _normal_source)
+    return t0, t1 if t1 != t0 else t0
 
 
-def _pinned_task(task: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
-    """A WASM task with its contents replaced by `pins[source]`; any other task as it is."""
+def _pinned_task(task: dict[str, Any], pin: Callable[[str], Any]) -> dict[str, Any]:
+    """A WASM task with each content replaced by `pin(content)`; any other task as it is."""
     if task["engine"] != "wasm":
         return task
     out = dict(task)
-    out["module"] = pins[task["module"]]
+    out["module"] = pin(task["module"])
     if "imports" in task:
-        out["imports"] = {k: pins[v] for k, v in task["imports"].items()}
+        out["imports"] = {k: pin(v) for k, v in task["imports"].items()}
     if "stdin" in task:
-        out["stdin"] = pins[task["stdin"]]
+        out["stdin"] = pin(task["stdin"])
     return out
+
+
+def _contents(task: dict[str, Any], inputs: list[dict[str, Any]]) -> list[str]:
+    """Every content of a normalised job, once, in the order resolve-content pins them:
+    module, imports, stdin, then the inputs by target."""
+    found: dict[str, None] = {}
+    if task["engine"] == "wasm":
+        found[task["module"]] = None
+        for content in task.get("imports", {}).values():
+            found[content] = None
+        if "stdin" in task:
+            found[task["stdin"]] = None
+    for item in inputs:
+        found[item["content"]] = None
+    return list(found)
+
+
+def _pin_contents(
+    contents: list[str], oracle: Oracle | None, sources: dict[str, list[str]]
+) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    """resolve-content: each content's binary CID and the facts learned, in the pass's
+    canonical order; `ipfs://` from its text, a file or URL by asking the oracle. Declines
+    on anything else (`data:`, `s3://`, …) and where the pass would warn or report."""
+    from compiler import sources as kinds
+
+    links: dict[str, bytes] = {}
+    facts: list[dict[str, Any]] = []
+    for content in contents:
+        if content.startswith("ipfs://"):
+            link = _ipfs_cid(content)
+            if link is None:
+                raise _Decline
+            links[content] = link
+            continue
+        if oracle is None or kinds.kind(content) not in ("file", "http"):
+            raise _Decline
+        try:
+            answer = oracle.ask("content", {"source": content})
+        except Exception:  # unreadable, unpinnable, offline: the pass says so
+            raise _Decline from None
+        cid = answer.get("cid")
+        if not isinstance(cid, Link) or len(cid.raw) > 36:
+            raise _Decline
+        links[content] = cid.raw
+        facts.append({"cid": cid.raw, "source": content})
+        _add_source(sources, str(cid), content)
+    if len(facts) > 1:  # `Record.make`: by their DAG-CBOR bytes (sources are distinct)
+        facts.sort(key=_encode)
+    return links, facts
+
+
+def _add_source(sources: dict[str, list[str]], key: str, where: str) -> None:
+    """`Oracle.source`: `key` can be fetched from `where`."""
+    places = sources.setdefault(key, [])
+    if where not in places:
+        places.append(where)
+
+
+def _fact_json(fact: dict[str, Any]) -> dict[str, Any]:
+    """A fact in DAG-JSON form (its keys are in order already): links as `{"/": cid}`."""
+    return {k: {"/": _multibase("b", v)} if type(v) is bytes else v for k, v in fact.items()}
 
 
 def _clean_target(value: Any) -> str:
@@ -682,11 +747,9 @@ def _clean_target(value: Any) -> str:
     return value
 
 
-def _inputs(
-    value: Any, links: dict[str, bytes]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+def _inputs(value: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
     """The inputs as read (sorted by target, as identity has them) and normalised
-    (targets cleaned), and the input names."""
+    (targets cleaned, sources as normalize writes them), and the input names."""
     if type(value) is not list:
         raise _Decline
     read: list[tuple[str, str]] = []
@@ -697,13 +760,12 @@ def _inputs(
         if type(item) is not dict or not item.keys() <= _INPUT:
             raise _Decline
         target = _clean_target(item.get("target"))
-        source, link = _ipfs(item.get("source"))
+        source = _source(item.get("source"))
         clean = clean_path(target)
         if clean in cleaned:
             raise _Decline  # two inputs at one target (maybe only once cleaned)
         cleaned.add(clean)
-        changed = changed or clean != target
-        links[source] = link
+        changed = changed or clean != target or _normal_source(source) != source
         read.append((target, source))
         if "name" in item:
             name = item["name"]
@@ -713,8 +775,11 @@ def _inputs(
     read.sort()
     inputs0 = [{"target": t, "content": s} for t, s in read]
     if not changed:
-        return inputs0, inputs0, names  # every target clean already
-    inputs1 = sorted(({"target": clean_path(t), "content": s} for t, s in read), key=_BY_TARGET)
+        return inputs0, inputs0, names  # normal already
+    inputs1 = sorted(
+        ({"target": clean_path(t), "content": _normal_source(s)} for t, s in read),
+        key=_BY_TARGET,
+    )
     return inputs0, inputs1, names
 
 
@@ -783,7 +848,7 @@ def _network(value: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return read, {"mode": mode, "domains": normal}
 
 
-def _ask_lower(module: str, link: bytes, oracle: Oracle) -> None:
+def _ask_lower(link: bytes, oracle: Oracle) -> None:
     """The lower pass's question about a WASM module; declines unless the answer leaves
     the job as it is (a binary module, or nothing known here)."""
     source = Link(link)
@@ -927,7 +992,10 @@ class FastCompiled(Compiled):
             facts_ir: tuple[Fact, ...] = (
                 _parse_facts(FORMAT)
                 if pass_name == PARSE
-                else tuple(FrozenMap[Value](f) for f in facts)
+                else tuple(
+                    FrozenMap[Value]({k: Link(v) if type(v) is bytes else v for k, v in f.items()})
+                    for f in facts
+                )
             )
             record = Record(pass_name, version, Link(source), Link(target), facts_ir)
             object.__setattr__(record, "_cid", Link(cid))

@@ -36,6 +36,7 @@ from compiler.emitters.compiled import dumps, to_document
 from compiler.fastpath import FastCompiled
 from compiler.ir import FrozenMap, Link
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
+from compiler.sources import ContentError, Unpinnable
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = CompileOptions()
@@ -108,7 +109,9 @@ def assert_same(fast: Compiled, slow: Compiled) -> None:
 
 def registry() -> Oracle:
     """An oracle whose registry knows every image but `missing/…` and fails on
-    `broken/…`, with a digest made from the question (so a platform gives another)."""
+    `broken/…`, with a digest made from the question (so a platform gives another); and
+    whose files and URLs hash to a CID made from the source, but for those named
+    `missing` (unreadable here) or `broken` (an error in the spec)."""
 
     def image(question: Fact) -> Fact:
         ref = str(question["ref"])
@@ -119,7 +122,16 @@ def registry() -> Oracle:
         seed = f"{ref} {question.get('platform', '')}".encode()
         return FrozenMap({"digest": "sha256:" + hashlib.sha256(seed).hexdigest()})
 
-    return Oracle({"image": image})
+    def content(question: Fact) -> Fact:
+        source = str(question["source"])
+        if "missing" in source:
+            raise Unpinnable(f"{source} is not here", warn=True)
+        if "broken" in source:
+            raise ContentError(f"{source} cannot be read")
+        digest = hashlib.sha256(source.encode()).digest()
+        return FrozenMap({"cid": Link(b"\x01\x55\x12\x20" + digest)})
+
+    return Oracle({"image": image, "content": content})
 
 
 # --- generated documents ------------------------------------------------------------------------
@@ -138,17 +150,30 @@ def _cid_text(kind: str, digest: bytes) -> str:
 
 _digests = st.binary(min_size=32, max_size=32)
 cids = st.builds(_cid_text, st.sampled_from(("pb", "raw", "v0", "pb-z")), _digests)
-ipfs_sources = st.builds(
-    lambda c, tail: f"ipfs://{c}{tail}", cids, st.sampled_from(("",) * 6 + ("/",))
+ipfs_sources = st.one_of(
+    st.builds(lambda c, tail: f"ipfs://{c}{tail}", cids, st.sampled_from(("",) * 6 + ("/",))),
+    st.sampled_from(
+        (
+            "data/words.txt",
+            "./data//x",
+            "words.txt",
+            "/abs/file.csv",
+            "file:///abs/file.csv",
+            "FILE:rel/x",
+            "data/dir/",
+            "https://example.org/x.csv",
+            "HTTP://example.org/y#sha256=" + "a" * 64,
+        )
+    ),
 )
 odd_sources = st.one_of(
     st.sampled_from(
         (
             "ipfs://bafynotacid",
             "ipfs://",
-            "data/words.txt",
-            "./data//x",
-            "https://example.org/x.csv",
+            "data/missing.txt",
+            "https://example.org/broken",
+            "file://otherhost/x",
             "s3://bucket/key",
             "data:,hello",
             "",
@@ -526,9 +551,13 @@ def test_every_example_takes_the_fast_path_exactly_or_is_declined(path: Path) ->
     assert_same(fast, slow)
 
 
-def test_examples_with_no_files_take_the_fast_path() -> None:
-    """Examples that name no file, URL or inline text (images by tag) take it."""
+def test_examples_take_the_fast_path() -> None:
+    """Examples with images by tag or digest, files and folders, take it (the local
+    registry answers for the tags; the files are hashed)."""
     names = (
+        "docker-digest-pinned.yaml",
+        "docker-word-count.yaml",
+        "docker-directory-input.yaml",
         "docker-entrypoint-string.yaml",
         "docker-hello-bare-image.yaml",
         "docker-hello-index-docker-io.json",
