@@ -51,7 +51,7 @@ from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.passes.lower import Lower
-from compiler.passes.normalize import _PLATFORM, Normalize, clean_path
+from compiler.passes.normalize import _CANONICAL_PREFIXES, _PLATFORM, Normalize, clean_path
 from compiler.passes.normalize import _content as normal_content
 from compiler.passes.resolve_content import ResolveContent
 from compiler.passes.resolve_images import _DIGEST, ResolveImages
@@ -387,7 +387,7 @@ def _compile(
     asking = (
         (image is not None and not (image.digest and not image.platform))
         or (module is not None and plan.lowers)
-        or any(not c.startswith("ipfs://") for c in contents)
+        or not _all_ipfs(contents)
     )
     asked = oracle or (make_oracle() if asking else None)
     sources: dict[str, list[str]] = asked.sources if asked is not None else {}
@@ -398,11 +398,13 @@ def _compile(
         else:
             assert asked is not None
             digest = _ask_image(image, asked, plan.refresh)
-        t2 = {k: v for k, v in t1.items() if k != "platform"}
-        t2["image"] = {"digest": digest}  # in the image's place: the keys keep their order
-        image_fact = {"digest": digest, "platform": image.platform, "ref": image.ref}
-        if not image.platform:
-            del image_fact["platform"]
+        t2 = dict(t1)  # the keys keep their order: the image's value changes in place
+        t2["image"] = {"digest": digest}
+        if image.platform:
+            del t2["platform"]
+            image_fact = {"digest": digest, "platform": image.platform, "ref": image.ref}
+        else:
+            image_fact = {"digest": digest, "ref": image.ref}
         _add_source(sources, digest, image.repository)
     links, content_facts = _pin_contents(contents, asked, sources)
     # The lower pass asks about a WASM module (is it WAT text?): only "no" or "cannot
@@ -563,10 +565,10 @@ def _docker(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], _Imag
     args = _strings(task["args"]) if "args" in task else []
     env = _env(task) if "env" in task else None
     workdir = _str(task["workdir"]) if "workdir" in task else ""
-    reference = _reference(image)
+    reference = _reference(image, normal_platform)
     if reference is None:
         raise _Decline  # normalize reports the reference
-    normal, ref, digest, repository = reference
+    normal = reference.normal
     clean_workdir = clean_path(workdir) if workdir else ""
     t0 = _docker_map(image, platform, entrypoint, args, env, workdir)
     t1 = t0  # normal already: normalize hands the task back (the same map here)
@@ -579,7 +581,7 @@ def _docker(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], _Imag
         if entrypoint and args:  # the whole argv is the entrypoint (DESIGN §3)
             entrypoint, args = entrypoint + args, []
         t1 = _docker_map(normal, normal_platform, entrypoint, args, env, clean_workdir)
-    return t0, t1, _Image(normal, ref, digest, repository, normal_platform)
+    return t0, t1, reference
 
 
 def _docker_map(
@@ -607,16 +609,15 @@ def _docker_map(
 
 
 @functools.lru_cache(maxsize=4096)
-def _reference(image: str) -> tuple[str, str, str, str] | None:
-    """What normalize and resolve-images make of an image reference: the normalised
-    reference, the reference asked about, its digest ("" for a tag) and repository; None
-    for a reference they report about."""
+def _reference(image: str, platform: str) -> _Image | None:
+    """What normalize and resolve-images make of an image reference (and a normalised
+    platform); None for a reference they report about."""
     try:
         normal = imageref.normalize(image)
         parsed = imageref.parse(normal)
     except imageref.ReferenceError:
         return None
-    return normal, str(parsed), parsed.digest, parsed.repository
+    return _Image(normal, str(parsed), parsed.digest, parsed.repository, platform)
 
 
 def _ask_image(image: _Image, oracle: Oracle, refresh: bool) -> str:
@@ -663,8 +664,19 @@ def _wasm(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             t0["imports"] = {key: _source(imports[key]) for key in sorted(imports)}
     if "stdin" in task:
         t0["stdin"] = _source(task["stdin"])
+    if _all_canonical(t0):
+        return t0, t0  # normalize leaves the contents as they are
     t1 = _pinned_task(t0, _normal_source)
     return t0, t1 if t1 != t0 else t0
+
+
+def _all_canonical(task: dict[str, Any]) -> bool:
+    """Whether a WASM task's contents all start as normalize leaves them."""
+    if not task["module"].startswith(_CANONICAL_PREFIXES):
+        return False
+    if "stdin" in task and not task["stdin"].startswith(_CANONICAL_PREFIXES):
+        return False
+    return all(c.startswith(_CANONICAL_PREFIXES) for c in task.get("imports", {}).values())
 
 
 def _pinned_task(task: dict[str, Any], pin: Callable[[str], Any]) -> dict[str, Any]:
@@ -683,16 +695,25 @@ def _pinned_task(task: dict[str, Any], pin: Callable[[str], Any]) -> dict[str, A
 def _contents(task: dict[str, Any], inputs: list[dict[str, Any]]) -> list[str]:
     """Every content of a normalised job, once, in the order resolve-content pins them:
     module, imports, stdin, then the inputs by target."""
-    found: dict[str, None] = {}
-    if task["engine"] == "wasm":
-        found[task["module"]] = None
-        for content in task.get("imports", {}).values():
-            found[content] = None
-        if "stdin" in task:
-            found[task["stdin"]] = None
+    if task["engine"] != "wasm":
+        return list(dict.fromkeys([item["content"] for item in inputs]))
+    found: dict[str, None] = {task["module"]: None}
+    for content in task.get("imports", {}).values():
+        found[content] = None
+    if "stdin" in task:
+        found[task["stdin"]] = None
     for item in inputs:
         found[item["content"]] = None
     return list(found)
+
+
+def _all_ipfs(contents: list[str]) -> bool:
+    """Whether every content is an `ipfs://` CID (a loop: cheaper than `all()` over a
+    generator on a few items)."""
+    for content in contents:  # noqa: SIM110 (see the docstring)
+        if not content.startswith("ipfs://"):
+            return False
+    return True
 
 
 def _pin_contents(
@@ -701,8 +722,6 @@ def _pin_contents(
     """resolve-content: each content's binary CID and the facts learned, in the pass's
     canonical order; `ipfs://` from its text, a file or URL by asking the oracle. Declines
     on anything else (`data:`, `s3://`, …) and where the pass would warn or report."""
-    from compiler import sources as kinds
-
     links: dict[str, bytes] = {}
     facts: list[dict[str, Any]] = []
     for content in contents:
@@ -712,6 +731,8 @@ def _pin_contents(
                 raise _Decline
             links[content] = link
             continue
+        from compiler import sources as kinds
+
         if oracle is None or kinds.kind(content) not in ("file", "http"):
             raise _Decline
         try:
@@ -765,7 +786,11 @@ def _inputs(value: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dic
         if clean in cleaned:
             raise _Decline  # two inputs at one target (maybe only once cleaned)
         cleaned.add(clean)
-        changed = changed or clean != target or _normal_source(source) != source
+        changed = (
+            changed
+            or clean != target
+            or (not source.startswith(_CANONICAL_PREFIXES) and _normal_source(source) != source)
+        )
         read.append((target, source))
         if "name" in item:
             name = item["name"]
