@@ -173,6 +173,8 @@ class GatewayCompiler:
         self.metrics = metrics
         self._store = store
         self._own_store = store is None
+        self._inline_store: Store | None = None
+        self._inline_opened = False
         self._store_lock = threading.Lock()
         self._slots = anyio.CapacityLimiter(config.max_compiles)
         self.reused = reuse.CompiledCache()
@@ -204,9 +206,26 @@ class GatewayCompiler:
                 self._store = open_store(self.config.store)
             return self._store
 
-    def close(self) -> None:
-        """Close the store if the gateway opened it."""
+    def inline_store(self) -> Store | None:
+        """A second connection to a SQLite store that never waits for its lock, for the
+        writes done in the event loop (`GroupCommitter`); None for other stores."""
+        from compiler.store.sqlite import SQLiteStore
+
+        store = self.store
         with self._store_lock:
+            if not self._inline_opened:
+                self._inline_opened = True
+                if isinstance(store, SQLiteStore):
+                    self._inline_store = SQLiteStore(store.path, busy_timeout_ms=0)
+            return self._inline_store
+
+    def close(self) -> None:
+        """Close the store if the gateway opened it (and the inline store)."""
+        with self._store_lock:
+            if self._inline_store is not None:
+                self._inline_store.close()
+                self._inline_store = None
+            self._inline_opened = False
             if self._store is not None and self._own_store:
                 self._store.close()
                 self._store = None

@@ -142,7 +142,9 @@ class Gateway:
         self.metrics = metrics if metrics is not None else Metrics()
         self.compiler = GatewayCompiler(self.config, self.metrics, store)
         self.memo = Memo(lambda: self.compiler.store, self.compiler.trusted_nodes)
-        self.committer = GroupCommitter(lambda: self.compiler.store)
+        self.committer = GroupCommitter(
+            lambda: self.compiler.store, inline=self.compiler.inline_store
+        )
         self._chains = StoredChains()
         self.api = Api(self)
 
