@@ -41,7 +41,7 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "jobc_gateway_requests",
-            "Requests answered, by route (submit, compile, api, metrics, proxy), method "
+            "Requests answered, by route (submit, submit-signed, compile, api, metrics, proxy), method "
             "and status.",
             ["route", "method", "status"],
             registry=r,

@@ -6,6 +6,11 @@
   job (image pinned to its digest, the CIDs in `Meta`), and hands that to the app; the
   app's answer goes back as it came, with `X-Jobc-Cid` and `X-Jobc-Original`. A body
   that does not compile is a `400` problem and the app never sees it.
+  A job of an older Bacalhau era is migrated to the Job API first. A `strict` or
+  `unordered` job with a trusted receipt is answered from it (`compiler.gateway.memo`)
+  and never reaches the app.
+- `POST /api/v1/requester/submit` (the signed submission before the Job API): compiled,
+  and forwarded unchanged (the signature covers it) with the CID headers.
 - `/jobc/v1/…` and `/metrics`: the gateway's own API (`compiler.gateway.api`).
 - anything else: straight to the app, untouched.
 
