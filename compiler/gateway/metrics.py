@@ -41,8 +41,8 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "jobc_gateway_requests",
-            "Requests answered, by route (submit, submit-signed, compile, api, metrics, proxy), method "
-            "and status.",
+            "Requests answered, by route (submit, submit-signed, compile, api, metrics, "
+            "proxy), method and status.",
             ["route", "method", "status"],
             registry=r,
         )
