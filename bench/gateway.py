@@ -226,13 +226,19 @@ def compile_ms(port: int) -> float:
     return values.get("jobc_gateway_compile_seconds_sum", 0.0) / count * 1000 if count else 0.0
 
 
-def phases(log: Path) -> dict[str, float]:
-    """The p50 of each phase the gateway logs per submission (compile, upstream, store)."""
+def log_size(log: Path) -> int:
+    """How many lines the log has so far."""
+    return len(log.read_text().splitlines())
+
+
+def phases(log: Path, start: int, end: int) -> dict[str, float]:
+    """The p50 of each phase the gateway logs per submission (compile, upstream, store),
+    over the log's lines `start` to `end` (one case)."""
     import json
 
     lines = [
         json.loads(line)
-        for line in log.read_text().splitlines()
+        for line in log.read_text().splitlines()[start:end]
         if line.startswith("{") and '"route":"submit"' in line
     ]
     out = {}
@@ -320,15 +326,20 @@ def main(argv: list[str] | None = None) -> int:
                 "--store",
                 str(folder / "gateway.sqlite"),
             ]
-            with server(argv, gateway_port, env, folder / "gateway.log") as pid:
+            log = folder / "gateway.log"
+            logged: dict[str, dict[str, float]] = {}
+            with server(argv, gateway_port, env, log) as pid:
+                start = log_size(log)
                 results["(c) gateway, warm"] = measure(
                     "gateway", gateway_port, pid, args, distinct=True
                 )
+                logged["(c)"] = phases(log, start, start := log_size(log))
                 mean_compile = compile_ms(gateway_port)
                 results["(c') same bytes again"] = measure("gateway", gateway_port, pid, args)
+                logged["(c')"] = phases(log, start, start := log_size(log))
                 results["(d) memo hits"] = measure("memo", gateway_port, pid, args, body=memo_body)
+                logged["(d)"] = phases(log, start, log_size(log))
                 hits = memo_hits(gateway_port)
-            logged = phases(folder / "gateway.log")
     load_avg = os.getloadavg()
     print(
         f"gateway benchmark: {args.requests} requests one at a time, then "
@@ -359,10 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     added_cpu = results["(c) gateway, warm"][0].cpu_ms - results["(b) plain proxy"][0].cpu_ms
     print(f"\nthe gateway's mean compile (its own metrics): {mean_compile:.2f} ms")
     print(f"the gateway's CPU time over the plain proxy's, per request: {added_cpu:+.2f} ms")
-    print(
-        "p50 of the gateway's own timings per submission (its log, every pass): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in logged.items())
-    )
+    print("p50 of the gateway's own timings per submission, ms (its log, both passes):")
+    for case, timings in logged.items():
+        print(f"  {case:5} " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     print("targets:")
     verdict = "met" if added <= MAX_ADDED_P50_MS else "NOT met"
     print(f"  (c) adds <= {MAX_ADDED_P50_MS:g} ms p50 over (b): {added:+.2f} ms  {verdict}")
