@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from compiler.gateway.committer import GroupCommitter, Write
+from compiler.gateway.committer import CHECKPOINT_EVERY, GroupCommitter, Write
 from compiler.ir import Link
 from compiler.store import Store
 from compiler.store.sqlite import SQLiteStore
@@ -135,3 +135,35 @@ def test_inline_writes_step_aside_for_a_lock_held_elsewhere(tmp_path: Path, lock
     inline.close()
     assert alias_count(path) == 1
     assert committer.inline_writes == (0 if locked else 1)
+
+
+def test_the_log_of_inline_writes_is_checkpointed_from_a_thread(tmp_path: Path) -> None:
+    """Inline writes never checkpoint (it would stall the event loop); every
+    CHECKPOINT_EVERYth write goes through a thread whose connection does, so the
+    write-ahead log does not grow with every write."""
+    from compiler import identity
+
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    inline = SQLiteStore(path, busy_timeout_ms=0, wal_autocheckpoint=0)
+    committer = GroupCommitter(lambda: store, inline=lambda: inline)
+    count, size = 8 * CHECKPOINT_EVERY, 40_000
+
+    def block(i: int) -> Write:
+        data = i.to_bytes(4, "big") * (size // 4)
+
+        def write(store: Store) -> None:
+            store.put_block(identity.cid_of_raw(data), data)
+
+        return write
+
+    async def main() -> None:
+        for i in range(count):
+            await committer.write(block(i))
+
+    anyio.run(main)
+    wal = path.with_name(path.name + "-wal").stat().st_size
+    store.close()
+    inline.close()
+    assert committer.inline_writes == count - count // (CHECKPOINT_EVERY + 1)
+    assert wal < count * size / 2  # without checkpoints it would hold every block

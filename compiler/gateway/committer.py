@@ -12,8 +12,11 @@ When nothing is being written, a write to a SQLite store is done at once, in the
 loop (`inline`): such a transaction takes a fraction of a millisecond, less than the
 round trip to a worker thread costs on a loaded machine. It uses a connection of its own
 that never waits for SQLite's lock: when another process holds it (a replica, the CLI),
-the write goes to a worker thread instead. (A PostgreSQL store is always written from
-a thread: its commit is a network round trip.)
+the write goes to a worker thread instead. That connection never checkpoints the
+write-ahead log (a checkpoint copies it into the database and syncs: milliseconds the
+event loop would stall); every `CHECKPOINT_EVERY`th write goes through a worker thread
+instead, whose connection checkpoints as SQLite does by default, so the log stays small
+(a PostgreSQL store is always written from a thread: its commit is a round trip).
 
 Nothing acknowledged is lost: a request's `write` returns only after the transaction
 holding its write has committed. A write that fails does not sink its batch: the batch
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
     from compiler.store import Store
 
 log = logging.getLogger("jobc.gateway")
+
+CHECKPOINT_EVERY = 64
+"""Inline writes between two writes sent through a worker thread (which checkpoints)."""
 
 Write = Callable[["Store"], None]
 """One request's writes, done inside the batch's transaction."""
@@ -70,6 +76,7 @@ class GroupCommitter:
         """Transactions committed (for the benchmark: writes per transaction)."""
         self.writes = 0
         self.inline_writes = 0
+        self._inline_since = 0
 
     async def write(self, write: Write) -> None:
         """Do `write` in a transaction shared with the writes queued beside it; returns
@@ -104,6 +111,9 @@ class GroupCommitter:
         store = self._inline() if self._inline is not None else None
         if store is None:
             return False
+        if self._inline_since >= CHECKPOINT_EVERY:
+            self._inline_since = 0  # this one through a thread: it may checkpoint
+            return False
         try:
             with store.transaction():
                 write(store)
@@ -113,6 +123,7 @@ class GroupCommitter:
             log.debug("jobc gateway: the store is locked; writing from a thread")
             return False
         self.inline_writes += 1
+        self._inline_since += 1
         self.writes += 1
         return True
 

@@ -216,7 +216,11 @@ class GatewayCompiler:
             if not self._inline_opened:
                 self._inline_opened = True
                 if isinstance(store, SQLiteStore):
-                    self._inline_store = SQLiteStore(store.path, busy_timeout_ms=0)
+                    # Checkpoints (copying the log into the database, and a sync) would
+                    # stall the event loop: the committer's thread does them instead.
+                    self._inline_store = SQLiteStore(
+                        store.path, busy_timeout_ms=0, wal_autocheckpoint=0
+                    )
             return self._inline_store
 
     def close(self) -> None:
