@@ -12,14 +12,19 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from compiler.driver import CompileOptions, compile_file
 from compiler.emitters import emitter, job_docs_of
+from compiler.gateway import GatewayConfig
+from compiler.gateway.server import build
 from compiler.runtime.execute import run_job
 from compiler.runtime.receipts import TRUST_FILE, NodeKey, Receipt
 from compiler.store import open_store
+from tests.gatewayharness import BacalhauStandIn, served
 from tests.test_gateway import SUBMIT, parse_metrics, running
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -35,7 +40,7 @@ class Ran:
     """The job as a Bacalhau `PutJobRequest`."""
 
 
-def run_example(store: Path, example: str, key: NodeKey | None = None) -> Ran:
+def run_example(store: Path | str, example: str, key: NodeKey | None = None) -> Ran:
     """Compile `example`, run it (signed by `key`, default this data dir's node) with its
     receipt kept in `store`, and write it as a Bacalhau job."""
     options = CompileOptions(store=str(store), settings={"store_content": True})
@@ -49,7 +54,7 @@ def run_example(store: Path, example: str, key: NodeKey | None = None) -> Ran:
     return Ran(str(compiled.cid), ran.receipt, json.dumps({"Job": job}).encode())
 
 
-def submission_only(store: Path, example: str) -> bytes:
+def submission_only(store: Path | str, example: str) -> bytes:
     """`example` as a Bacalhau job, never run."""
     compiled = compile_file(EXAMPLES / example, CompileOptions(store=str(store)))
     return json.dumps({"Job": emitter("bacalhau")(job_docs_of(compiled), {}).data}).encode()
@@ -177,3 +182,31 @@ def test_only_a_trusted_nodes_receipt_answers(tmp_path: Path, jobc_home: Path) -
         assert r.headers["x-jobc-memo"] == "hit"
         assert r.json()["jobc"]["receipt"]["node"] == stranger.node
         assert gw.standin.submissions == []
+
+
+def test_replicas_on_a_postgresql_store_answer_from_a_receipt_stored_elsewhere(
+    postgres: Any,
+) -> None:
+    """A runner stores its receipt in the shared PostgreSQL store while two gateways run:
+    the first submission after it is a hit on either replica."""
+    url = postgres.create_schema()
+    standin = BacalhauStandIn()
+    try:
+        never_ran = submission_only(url, "wasm-hello.yaml")
+        with served(standin.app()) as up:
+            config = GatewayConfig(upstream=up.url, store=url)
+            with (
+                served(build(config)) as a,
+                served(build(config)) as b,
+                httpx.Client(base_url=a.url) as ca,
+                httpx.Client(base_url=b.url) as cb,
+            ):
+                assert ca.put(SUBMIT, content=never_ran).headers["x-jobc-memo"] == "miss"
+                ran = run_example(url, "wasm-hello.yaml")
+                for client in (cb, ca):
+                    r = client.put(SUBMIT, content=ran.body)
+                    assert r.headers["x-jobc-memo"] == "hit", r.text
+                    assert r.headers["x-jobc-receipt"] == str(ran.receipt.cid)
+                assert len(standin.submissions) == 1  # only the miss
+    finally:
+        postgres.drop_schema(url)
