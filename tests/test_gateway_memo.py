@@ -62,7 +62,11 @@ def submission_only(store: Path | str, example: str) -> bytes:
 
 def memo_log(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The `memo` field of every submission's log line."""
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "jobc.gateway"]
+    lines = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "jobc.gateway" and r.getMessage().startswith("{")
+    ]
     return [line.get("memo", "") for line in lines if line.get("route") == "submit"]
 
 
@@ -210,3 +214,26 @@ def test_replicas_on_a_postgresql_store_answer_from_a_receipt_stored_elsewhere(
                 assert len(standin.submissions) == 1  # only the miss
     finally:
         postgres.drop_schema(url)
+
+
+def test_a_failing_memo_lookup_forwards_the_job(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store cannot answer (here its receipts table is gone): the job is forwarded,
+    as without memo, and the log says why."""
+    import sqlite3
+
+    caplog.set_level(logging.INFO, "jobc.gateway")
+    store = tmp_path / "gateway.sqlite"
+    ran = run_example(store, "wasm-hello.yaml")
+    with sqlite3.connect(store) as db:
+        db.execute("DROP TABLE receipts")
+    with running(tmp_path) as gw:
+        r = gw.client.put(SUBMIT, content=ran.body)
+        assert r.status_code == 200, r.text
+        assert "x-jobc-memo" not in r.headers
+        assert r.json()["JobID"] in gw.standin.jobs
+        metrics = parse_metrics(gw.client.get("/metrics").text)
+    assert metrics['jobc_gateway_memo_total{result="error"}'] == 1
+    assert memo_log(caplog) == ["error"]
+    assert any("memo lookup" in r.getMessage() for r in caplog.records)

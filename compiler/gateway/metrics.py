@@ -48,8 +48,8 @@ class Metrics:
         )
         self.memo = Counter(
             "jobc_gateway_memo",
-            "Memo lookups of submitted jobs: hit (a trusted receipt), miss, or skipped "
-            "(memo off, or a job that is not deterministic).",
+            "Memo lookups of submitted jobs: hit (a trusted receipt), miss, skip (a job "
+            "whose determinism allows no reuse), error (the store could not answer).",
             ["result"],
             registry=r,
         )

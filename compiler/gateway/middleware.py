@@ -52,7 +52,7 @@ from compiler.gateway.asgi import (
 from compiler.gateway.committer import GroupCommitter
 from compiler.gateway.compiling import GatewayCompiler
 from compiler.gateway.config import GatewayConfig
-from compiler.gateway.memo import HIT, SKIP, Hit, Memo, answer_body
+from compiler.gateway.memo import HIT, MISS, Hit, Memo, answer_body
 from compiler.gateway.metrics import Metrics
 from compiler.gateway.problems import MEDIA_TYPE, Problem, describe
 
@@ -353,10 +353,16 @@ class Gateway:
         or None. `answers`: whether a hit may answer (else it is only said)."""
         if self.config.memo == "off":
             return None
-        result, hit = self.memo.lookup(compiled)
+        try:
+            result, hit = self.memo.lookup(compiled)
+        except Exception:  # the store failing: the orchestrator can still run the job
+            log.exception("jobc gateway: memo lookup of %s failed", compiled.cid)
+            result, hit = "error", None
         exchange.memo = result
         self.metrics.memo.labels(result).inc()
-        if result != SKIP and (self.config.memo == "header-only" or not answers or hit is None):
+        if result in (HIT, MISS) and (
+            self.config.memo == "header-only" or not answers or hit is None
+        ):
             stamp.append((H_MEMO, result.encode()))
         return hit
 
