@@ -14,18 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from compiler.driver import CompileOptions, compile_file
 from compiler.emitters import emitter, job_docs_of
-from compiler.gateway import GatewayConfig
-from compiler.gateway.server import build
 from compiler.runtime.execute import run_job
 from compiler.runtime.receipts import TRUST_FILE, NodeKey, Receipt
 from compiler.store import open_store
-from tests.gatewayharness import BacalhauStandIn, served
-from tests.test_gateway import SUBMIT, parse_metrics, running
+from tests.test_gateway import SUBMIT, parse_metrics, replicas, running
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -193,27 +189,15 @@ def test_replicas_on_a_postgresql_store_answer_from_a_receipt_stored_elsewhere(
 ) -> None:
     """A runner stores its receipt in the shared PostgreSQL store while two gateways run:
     the first submission after it is a hit on either replica."""
-    url = postgres.create_schema()
-    standin = BacalhauStandIn()
-    try:
+    with replicas(postgres) as (url, standin, ca, cb):
         never_ran = submission_only(url, "wasm-hello.yaml")
-        with served(standin.app()) as up:
-            config = GatewayConfig(upstream=up.url, store=url)
-            with (
-                served(build(config)) as a,
-                served(build(config)) as b,
-                httpx.Client(base_url=a.url) as ca,
-                httpx.Client(base_url=b.url) as cb,
-            ):
-                assert ca.put(SUBMIT, content=never_ran).headers["x-jobc-memo"] == "miss"
-                ran = run_example(url, "wasm-hello.yaml")
-                for client in (cb, ca):
-                    r = client.put(SUBMIT, content=ran.body)
-                    assert r.headers["x-jobc-memo"] == "hit", r.text
-                    assert r.headers["x-jobc-receipt"] == str(ran.receipt.cid)
-                assert len(standin.submissions) == 1  # only the miss
-    finally:
-        postgres.drop_schema(url)
+        assert ca.put(SUBMIT, content=never_ran).headers["x-jobc-memo"] == "miss"
+        ran = run_example(url, "wasm-hello.yaml")
+        for client in (cb, ca):
+            r = client.put(SUBMIT, content=ran.body)
+            assert r.headers["x-jobc-memo"] == "hit", r.text
+            assert r.headers["x-jobc-receipt"] == str(ran.receipt.cid)
+        assert len(standin.submissions) == 1  # only the miss
 
 
 def test_a_failing_memo_lookup_forwards_the_job(
