@@ -123,6 +123,16 @@ class ReceiptEntry:
     started: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class UsageGraph:
+    """The call tree as binary CIDs: which job reads which content (`refs`), which job
+    feeds which (`edges`: upstream, downstream), and which jobs are final."""
+
+    refs: list[tuple[bytes, bytes]]
+    edges: list[tuple[bytes, bytes]]
+    finals: set[bytes]
+
+
 class Store(Protocol):
     """What every backend provides."""
 
@@ -267,6 +277,10 @@ class Store(Protocol):
 
     def most_used(self, limit: int) -> list[tuple[Link, int]]:
         """The content CIDs read directly by the most final jobs, with that count."""
+        ...
+
+    def usage_graph(self) -> UsageGraph:
+        """The whole call tree as `refcount` walks it, for ranking all content at once."""
         ...
 
     # --- receipts -------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from compiler.store import (
     ReceiptEntry,
     ReceiptRef,
     RecordRef,
+    UsageGraph,
 )
 
 if TYPE_CHECKING:
@@ -489,6 +490,16 @@ class SQLStore:
             (limit,),
         )
         return [(Link(bytes(c)), int(n)) for c, n in rows]
+
+    def usage_graph(self) -> UsageGraph:
+        """The whole call tree as `refcount` walks it: job_refs, job_edges, finals."""
+        refs = [(bytes(j), bytes(c)) for j, c in self._query("SELECT job, content FROM job_refs")]
+        edges = [
+            (bytes(u), bytes(d))
+            for u, d in self._query("SELECT upstream, downstream FROM job_edges")
+        ]
+        finals = {bytes(f) for (f,) in self._query("SELECT cid FROM finals")}
+        return UsageGraph(refs, edges, finals)
 
     # --- receipts -------------------------------------------------------------------------
 
