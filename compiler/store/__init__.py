@@ -215,6 +215,11 @@ class Store(Protocol):
         """`walk` forward and `walk` backward, at once."""
         ...
 
+    def chain_of(self, cid: Link) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
+        """`walks(cid)`, and `final_receipts` of `cid` and of every CID those records
+        lead to, at once (what a trace needs, in one round trip)."""
+        ...
+
     def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
         """The finals among `cids`, each with how many receipts it has (maybe none)."""
         ...

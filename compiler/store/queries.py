@@ -119,9 +119,9 @@ class Trace:
 
 def trace(store: Store, cid: Link) -> Trace:
     """The chain `cid` is on (any CID of it: document, original, intermediate, final)."""
-    forward, backward = store.walks(cid)
+    forward, backward, finals_found = store.chain_of(cid)
     everything = [*forward, *backward]
-    receipts = Counter(store.final_receipts({cid, *(r.target for r in everything)}))
+    receipts = Counter(finals_found)
     final_set = set(receipts)
     if not everything and cid not in final_set:
         raise QueryError(

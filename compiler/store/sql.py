@@ -293,16 +293,22 @@ class SQLStore:
     def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
         """Every record reachable from `cid` (or from any of several CIDs) forward,
         trusted records followed, or backward; sorted by source, pass and CID."""
-        forward, backward = self._walk(cid, (direction,))
+        forward, backward, _ = self._walk(cid, (direction,))
         return forward if direction == "forward" else backward
 
     def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
         """`walk` forward and backward, in one statement."""
-        return self._walk(cid, ("forward", "backward"))
+        forward, backward, _ = self._walk(cid, ("forward", "backward"))
+        return forward, backward
+
+    def chain_of(self, cid: Link) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
+        """`walks`, and `final_receipts` of `cid` and of every CID the records lead to,
+        in one statement (a trace: one round trip to the database)."""
+        return self._walk(cid, ("forward", "backward"), finals=True)
 
     def _walk(
-        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...]
-    ) -> tuple[list[RecordRef], list[RecordRef]]:
+        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...], *, finals: bool = False
+    ) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
         seeds = [cid.raw] if isinstance(cid, Link) else _raws(cid)
         # The recursions carry the records themselves, so no join follows them: a
         # planner that cannot tell how many rows a recursion makes may choose to scan
@@ -324,10 +330,30 @@ class SQLStore:
                 f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}}) UNION {step})"
             )
             selects.append(f"SELECT '{w}', cid, pass, version, src, dst, disowned FROM {w}")
+        if finals:
+            # The finals among the seeds and among the CIDs the walks lead to, each
+            # with its receipts counted (in the `version` column); a CID in both comes
+            # twice. Each end probes the finals' index (in one statement with `OR`, or
+            # joined, PostgreSQL scanned all the finals instead).
+            count = "(SELECT COUNT(*) FROM receipts c WHERE c.job = r.cid)"
+            ends = " UNION ".join(f"SELECT dst FROM {_WALKS[d]}" for d in directions)
+            probe = self._step(
+                f"r.cid, {count} AS n", "finals", "r.cid = ends.dst", f"({ends}) ends"
+            )
+            selects += [
+                f"SELECT 'fin', r.cid, '', {count}, NULL, NULL, FALSE"
+                " FROM finals r WHERE r.cid IN ({marks})",
+                f"SELECT 'fin', e.cid, '', e.n, NULL, NULL, FALSE FROM ({probe}) e",
+            ]
         sql = f"WITH RECURSIVE {', '.join(walks)} {' UNION ALL '.join(selects)}"
-        rows = self._chunked(sql, seeds, times=len(directions)) if seeds else []
+        times = len(directions) + finals
+        rows = self._chunked(sql, seeds, times=times) if seeds else []
         found: dict[str, dict[bytes, RecordRef]] = {w: {} for w in _WALKS.values()}
+        counts: dict[Link, int] = {}
         for w, c, p, v, s, d, disowned in rows:
+            if w == "fin":
+                counts[Link(bytes(c))] = int(v)
+                continue
             found[str(w)][bytes(c)] = RecordRef(
                 Link(bytes(c)), str(p), int(v), Link(bytes(s)), Link(bytes(d)), bool(disowned)
             )
@@ -335,7 +361,7 @@ class SQLStore:
             sorted(found[w].values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
             for w in (_WALKS["forward"], _WALKS["backward"])
         )
-        return forward, backward
+        return forward, backward, counts
 
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
