@@ -303,6 +303,7 @@ def exchange(
     blocks: list[int] = []
     export.add(meter.run(lambda: blocks.append(export_car(out, gather(store, roots))[1]), 1))
     target = fresh()
+    target.count("blocks")  # its pool has connected: the server processes are there to read
     try:
         into = Meter(target, meter.sched)
         imported.add(into.run(lambda: import_car(target, io.BytesIO(out.getvalue())), 1))
