@@ -164,6 +164,10 @@ class SQLiteStore(SQLStore):
             # Indexes of a large store stay in memory (the default is 2 MiB).
             db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
             db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            # A walk's recursion queue and its UNION's index are temporary tables: in
+            # memory, not in a temporary file whose pager allocates and frees a fresh
+            # page cache for each statement (111 page faults a trace, 60% of its time).
+            db.execute("PRAGMA temp_store = MEMORY")
             self._local.db = db
             self._local.depth = 0
             with self._lock:
