@@ -501,7 +501,11 @@ class SQLStore:
             "WITH RECURSIVE reach(job) AS ("
             " SELECT job FROM job_refs WHERE content = ?"
             " UNION"
-            f" {self._step('r.downstream', 'job_edges', 'r.upstream = reach.job')}"
+            # Joined, not a probe per row (`_step`): this walk may cover most of the call
+            # tree, and PostgreSQL then hashes job_edges once (the hash is kept across
+            # the recursion's steps: its side has no parameter) instead of probing the
+            # index for each of 100,000 jobs (half the time at 20,000 jobs).
+            " SELECT r.downstream FROM reach JOIN job_edges r ON r.upstream = reach.job"
             ") SELECT COUNT(*) FROM reach JOIN finals f ON f.cid = reach.job",
             (content.raw,),
         )
