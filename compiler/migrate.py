@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic, SpecError, error, warning
 from compiler.driver import CompileOptions, read_document
-from compiler.emitters import EMITTERS, Emitted, JobDoc, emitter
+from compiler.emitters import EMITTERS, Emitted, JobDoc, emitter, placed
 from compiler.frontends import Parsed
 
 TARGETS = {
@@ -66,8 +66,11 @@ def migrate(raw: bytes, name: str, to: str, options: CompileOptions | None = Non
     else:
         jobs = [JobDoc(n, p.job, p.meta, p.execution) for n, p in parsed.jobs]
         meta, source, notes = parsed.meta, parsed.format, list(parsed.diagnostics)
-    emitted = emitter(target)(jobs, meta)
-    notes.extend(emitted.diagnostics)
+    try:
+        emitted = emitter(target)(jobs, meta)
+    except SpecError as exc:
+        raise SpecError(list(placed(exc.diagnostics, doc.span("")))) from None
+    notes.extend(placed(emitted.diagnostics, doc.span("")))
     text, kept = emitted.text, False
     if emitted.syntax == "yaml" and doc.syntax == "yaml" and family(source) == family(target):
         moved = _moved_job(source, target, jobs)

@@ -180,3 +180,66 @@ def test_bacalhau_job_ids_become_aliases(jobc_home: Path) -> None:
         assert str(found) == cid
     finally:
         store.close()
+
+
+STASHED = b"""\
+jobspec: 1
+name: salted
+task:
+  engine: docker
+  image: ubuntu:22.04
+  platform: linux/arm64
+  args: [sh, -c, "date > /outputs/now"]
+inputs:
+  - source: "job:bafyreiflzagvn6s7hfm2ouelf47bf5vgynhnoild77s7hg55biyga2wpaq#/outputs"
+    target: /in
+outputs: [/outputs]
+deterministic: true
+nonce: run-2
+x: {owner: ada}
+execution: {timeout: 10m, retries: 3}
+"""
+
+
+def test_migrate_stashes_and_restores_what_bacalhau_cannot_say() -> None:
+    """To Bacalhau and back: what it has no field for travels in `Meta["jobc.stash"]`
+    (each identity field named in a warning placed in the file) and comes back as
+    jobspec/1's own fields, so both documents are the job the original was."""
+    there = migrate(STASHED, "s.yaml", "bacalhau")
+    stash = json.loads(yaml.safe_load(there.text)["Meta"]["jobc.stash"])
+    assert set(stash) == {"determinism", "execution", "inputs", "nonce", "task", "x"}
+    (warned,) = [d for d in there.diagnostics if d.code == "stashed"]
+    assert warned.span is not None
+    assert (warned.span.file, warned.span.line) == ("s.yaml", 1)
+    for item in ("platform", "/in", "determinism", "nonce", "(x)"):
+        assert item in warned.message
+    back = migrate(there.text.encode(), "b.yaml", "jobspec/1")
+    spec = yaml.safe_load(back.text)
+    assert "jobc.stash" not in back.text
+    assert (spec["nonce"], spec["task"]["platform"], spec["x"]) == (
+        "run-2",
+        "linux/arm64",
+        {"owner": "ada"},
+    )
+    assert spec["execution"]["retries"] == 3
+    normalize = CompileOptions(passes=None, offline=True)
+    cids = {
+        compile_bytes(text, name, normalize).original
+        for text, name in (
+            (STASHED, "s.yaml"),
+            (there.text.encode(), "b.yaml"),
+            (back.text.encode(), "t.yaml"),
+        )
+    }
+    assert len(cids) == 1
+
+
+def test_refusal_names_the_file_and_everything_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_bytes(STASHED)
+    for command in (["migrate", str(spec)], ["export", "--offline", str(spec)]):
+        result = CliRunner().invoke(main, [*command, "--to", "homestar"])
+        assert result.exit_code == 1
+        assert f"{spec}:1:1: error: Homestar cannot run: salted: a docker task" in result.stderr
+        assert "hint:" in result.stderr
+        assert "Traceback" not in result.output

@@ -100,9 +100,9 @@ def export(
 
 def export_format(items: tuple[str, ...], output: str | None, options: dict[str, Any]) -> None:
     """`--to <format>`: compile one spec and write its final jobs with the format's emitter."""
-    from compiler.diagnostics import SpecError
+    from compiler.diagnostics import Span, SpecError
     from compiler.driver import CompiledWorkflow
-    from compiler.emitters import emitter, job_docs_of
+    from compiler.emitters import emitter, job_docs_of, placed
 
     fmt = options["format"]
     if len(items) != 1:
@@ -122,12 +122,13 @@ def export_format(items: tuple[str, ...], output: str | None, options: dict[str,
         if not jobs:
             names = ", ".join(j.name for j in job_docs_of(compiled)) or "none"
             raise click.BadParameter(f"no job {only!r} in {path} (its jobs: {names})")
+    where = Span(path, 1, 1)
     try:
         emitted = write(jobs, meta)
     except SpecError as exc:
-        reporter.report(exc.diagnostics)
+        reporter.report(placed(exc.diagnostics, where))
         raise Failed from None
-    reporter.report(emitted.diagnostics)
+    reporter.report(placed(emitted.diagnostics, where))
     store_aliases([*foreign_ids(compiled), *emitted.aliases], options["store"])
     write_output(emitted.text, output)
     if options["json"]:

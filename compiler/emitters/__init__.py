@@ -11,6 +11,7 @@ read (their original IR), so tags and paths stay as written.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from compiler import identity
-from compiler.diagnostics import Diagnostic, SpecError, error, warning
+from compiler.diagnostics import Diagnostic, Span, SpecError, error, warning
 from compiler.ir import Content, DockerTask, ImageDigest, Job, Link, Value
 
 EMITTERS: dict[str, str] = {
@@ -87,6 +88,14 @@ def refuse(what: str, items: Sequence[str], hint: str = "") -> SpecError:
     """The diagnostic for a job the target cannot say (and that no stash may carry)."""
     listed = "; ".join(items)
     return SpecError(error(f"{what}: {listed}", hint=hint, code="inexpressible"))
+
+
+def placed(diagnostics: Sequence[Diagnostic], span: Span) -> tuple[Diagnostic, ...]:
+    """An emitter's diagnostics placed in the document the jobs were read from: an
+    emitter sees jobs, not text, so what it says about a job is about the whole file."""
+    return tuple(
+        d if d.span is not None else dataclasses.replace(d, span=span) for d in diagnostics
+    )
 
 
 def stashed(fmt: str, job: str, items: Sequence[str]) -> Diagnostic:

@@ -489,8 +489,8 @@ class _Reader(Reader):
 def _task_cids(task: dict[str, Any]) -> list[Link]:
     """The CIDs a UCAN task may be awaited by: its map hashed as UCAN (sha2-256) and as
     Homestar (sha3-256) hash it; none if it cannot be read."""
-    try:
+    try:  # a value that cannot be hashed (an integer past 64 bits) is reported where read
         value = identity.from_dag_json({k: v for k, v in task.items() if k != "meta"})
+        return [identity.value_cid(value), identity.sha3_cid_of_value(value)]
     except (identity.IdentityError, ValueError):
         return []
-    return [identity.value_cid(value), identity.sha3_cid_of_value(value)]
