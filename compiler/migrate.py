@@ -28,6 +28,7 @@ TARGETS = {
     "bacalhau": "bacalhau",
     "bacalhau/job": "bacalhau",
     "homestar": "homestar",
+    "jobfile": "jobfile",
 }
 """What `--to` accepts → the emitter that writes it."""
 
@@ -177,6 +178,7 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
                 if before is not None and before in old.ca.items:
                     out.ca.items[written] = old.ca.items[before]
             out.ca.comment = old.ca.comment
+            _keep_style(old, out)
         else:
             for key, value in new.items():
                 out[key] = _merge(None, value, fold)
@@ -191,6 +193,7 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
                 if i in old.ca.items:
                     seq.ca.items[i] = old.ca.items[i]
             seq.ca.comment = old.ca.comment
+            _keep_style(old, seq)
         return seq
     if (
         old is not None
@@ -200,6 +203,12 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
     ):
         return old  # the scalar as written (its quotes kept)
     return new
+
+
+def _keep_style(old: Any, new: Any) -> None:
+    """A map or list written in flow style (`[a, b]`, `{k: v}`) stays so."""
+    if old.fa.flow_style():
+        new.fa.set_flow_style()
 
 
 def _same(read: Any, data: Any, fold: bool) -> bool:

@@ -243,3 +243,45 @@ def test_refusal_names_the_file_and_everything_refused(tmp_path: Path) -> None:
         assert f"{spec}:1:1: error: Homestar cannot run: salted: a docker task" in result.stderr
         assert "hint:" in result.stderr
         assert "Traceback" not in result.output
+
+
+def test_migrate_within_a_format_keeps_order_comments_and_flow_style() -> None:
+    """Bacalhau to Bacalhau: the author's key order, comments and `[a, b]` lists stay
+    exactly as written; only what the emitter adds (the network it makes explicit) is new."""
+    original = """\
+# keys in the author's order
+Tasks:
+  - Engine:
+      Params:
+        Parameters: [-l, /inputs/words.txt]   # count lines
+        Image: ubuntu:22.04
+        Entrypoint: [wc]
+      Type: docker
+    Name: main
+    Timeouts: {ExecutionTimeout: 600}
+Type: batch
+Name: word-count   # the name
+Count: 1
+"""
+    migrated = migrate(original.encode(), "job.yaml", "bacalhau")
+    assert migrated.kept_comments
+    added = "    Network:\n      Type: None\n"
+    at = original.index("Type: batch")
+    assert migrated.text == original[:at] + added + original[at:]
+
+
+def test_export_to_a_jobfile_keeps_the_final_cid(tmp_path: Path) -> None:
+    """The final job as a Jobfile (image pinned as repository@sha256:…), in the form
+    `jobc fmt` prints, compiles to the same final CID."""
+    from compiler.frontends.jobfile import format_jobfile
+
+    spec = EXAMPLES / "docker-word-count.yaml"
+    compiled = compile_any_file(spec)
+    assert isinstance(compiled, Compiled)
+    text, _ = export([str(spec), "--to", "jobfile"])
+    digest = compiled.job.task.image.digest  # type: ignore[union-attr]
+    assert f"    docker docker.io/library/ubuntu@{digest}\n" in text
+    assert format_jobfile("Jobfile", text) == text
+    out = tmp_path / "exported.jobfile"  # its inputs are CIDs now: it may be anywhere
+    out.write_text(text)
+    assert compile_any_file(out).cid == compiled.cid  # type: ignore[union-attr]

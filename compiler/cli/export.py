@@ -48,6 +48,7 @@ FORMATS: dict[str, str] = {
     "jobspec/1": "compiler.cli.export:export_format",
     "bacalhau": "compiler.cli.export:export_format",
     "homestar": "compiler.cli.export:export_format",
+    "jobfile": "compiler.cli.export:export_format",
 }
 """`--to` format → `module:function(items, output, options)` that writes the export."""
 

@@ -27,6 +27,7 @@ EMITTERS: dict[str, str] = {
     "jobspec/1": "compiler.emitters.jobspec:emit_jobspec1",
     "bacalhau": "compiler.emitters.bacalhau:emit",
     "homestar": "compiler.emitters.homestar:emit",
+    "jobfile": "compiler.emitters.jobfile:emit",
 }
 """Format → `module:function` of its emitter. Other areas add theirs here (`car`)."""
 
@@ -52,7 +53,7 @@ class Emitted:
     """A written document, and what came with writing it."""
 
     text: str
-    syntax: Literal["yaml", "json"]
+    syntax: Literal["yaml", "json", "jobfile"]
     diagnostics: tuple[Diagnostic, ...] = ()
     """Warnings: what went into a stash, what the target will not see."""
     aliases: tuple[tuple[str, str, Link], ...] = ()

@@ -518,10 +518,14 @@ def quote(value: str, *, keyword_safe: bool = False, typed: bool = False) -> str
         and not reads_typed
     ):
         return value
-    if "'" not in value and "\\" in value and "\n" not in value:
+    if "'" not in value and "\\" in value and "\n" not in value and "\r" not in value:
         return "'" + value + "'"
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\t", "\\t")
+        .replace("\r", "\\r")
     )
     return '"' + escaped + '"'
 
