@@ -33,10 +33,12 @@ from compiler.cli import main
 from compiler.diagnostics import SpecError
 from compiler.driver import CompileOptions, compile_document
 from compiler.emitters.compiled import dumps
+from compiler.migrate import TARGETS, migrate
 from tests.test_fuzz import check_error
 
 CASES = Path(__file__).resolve().parent / "cases"
 OFFLINE = CompileOptions(offline=True)
+STRICT = CompileOptions(offline=True, strict=True)
 FAST = 300
 SLOW = 5_000
 
@@ -234,16 +236,33 @@ STRATEGIES: dict[str, st.SearchStrategy[tuple[bytes, str]]] = {
 }
 
 
-def check(raw: bytes, name: str) -> None:
-    """Compile: success, or a well-formed SpecError; nothing else."""
+def check(raw: bytes, name: str, strict: bool = False) -> None:
+    """Compile: success, or a well-formed SpecError; nothing else. What compiles also
+    migrates to every format jobc writes, or is refused with diagnostics."""
     try:
-        compiled = compile_document(raw, name, OFFLINE)
+        compiled = compile_document(raw, name, STRICT if strict else OFFLINE)
     except SpecError as exc:
+        # A diagnostic may point into another file the job names (a WASM text module
+        # that does not parse): those are checked for a place, the rest as usual.
+        elsewhere = [d for d in exc.diagnostics if d.span is not None and d.span.file != name]
+        for d in elsewhere:
+            assert d.span is not None
+            assert (d.span.line, d.span.column) >= (1, 1)
+        exc.diagnostics = [d for d in exc.diagnostics if d not in elsewhere]
         check_error(exc, raw, name)
         return
     jobs = [c for _, c in compiled.jobs] if hasattr(compiled, "jobs") else [compiled]
     for job in jobs:
         dumps(job)  # and every compiled document can be written
+    for target in sorted(set(TARGETS.values())):
+        try:
+            migrate(raw, name, target)
+        except SpecError as exc:
+            refusal = exc
+        else:
+            continue
+        assert refusal.errors
+        assert all(d.span is not None for d in refusal.errors), refusal.errors
 
 
 def _fuzz(strategy: st.SearchStrategy[tuple[bytes, str]], examples: int) -> Callable[[], None]:
@@ -253,9 +272,9 @@ def _fuzz(strategy: st.SearchStrategy[tuple[bytes, str]], examples: int) -> Call
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(strategy)
-    def run(case: tuple[bytes, str]) -> None:
-        check(*case)
+    @given(strategy, st.booleans())
+    def run(case: tuple[bytes, str], strict: bool) -> None:
+        check(*case, strict=strict)
 
     return run
 
@@ -291,3 +310,59 @@ def test_jobc_compile_exits_cleanly(tmp_path_factory: pytest.TempPathFactory, ca
     assert "internal error" not in result.output
     if result.exit_code == 1:
         assert f"{path.name}:" in result.stderr, result.stderr
+
+
+HOMESTAR_TASK = (
+    '{"rsc": "ipfs://bafkreia6gnbk223itanmbogdzu2tecoijzwrzkwvz3hauarwttjnjbqfuy",'
+    ' "op": "wasm/run", "input": {"func": "f", "args": ARGS}, "nnc": ""}'
+)
+
+
+def homestar(args: str, meta: str = "{}") -> bytes:
+    task = HOMESTAR_TASK.replace("ARGS", args)
+    return f'{{"tasks": [{{"run": {task}, "meta": {meta}}}]}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "code"),
+    [
+        # found by the fuzzers above, each once a traceback:
+        # a UCAN task holding an integer past 64 bits, hashed to know its CID
+        (
+            b'{"ucan/invoke": {"run": {"a": {"with": "ipfs://bafkqaaa", "do": "wasm/run",'
+            b' "inputs": {"args": [18446744073709551616]}}}}}',
+            "u.json",
+            "int-range",
+        ),
+        # a stash in Bacalhau's Meta that is no JSON at all
+        (
+            b"Name: j\nMeta: {jobc.stash: ''}\nTasks:\n  - Name: main\n"
+            b"    Engine: {Type: docker, Params: {Image: ubuntu}}\n",
+            "b.yaml",
+            "stash",
+        ),
+        # a map that DAG-JSON would read as a link, in a job's values
+        (
+            b"jobspec: 1\ntask: {engine: docker, image: u}\nx: {k: {'/': hi}}\n",
+            "x.yaml",
+            "reserved-key",
+        ),
+        (
+            b"jobspec: 1\ntask: {engine: wasm, module: ipfs://bafkqaaa, args: [{'/': 1}]}\n",
+            "a.yaml",
+            "reserved-key",
+        ),
+        (homestar('[{"/": null}]'), "h.json", "dag-json"),
+        (homestar('[{"await/ok": {"/": "not-a-cid"}}]'), "h.json", "dag-json"),
+        # meta is kept as written: neither of these may break writing the workflow again
+        (homestar("[1]", '{"memory": {"/": "x"}, "n": -9223372036854775809}'), "h.json", ""),
+    ],
+)
+def test_inputs_the_fuzzers_found(raw: bytes, name: str, code: str) -> None:
+    if not code:
+        check(raw, name)
+        return
+    with pytest.raises(SpecError) as info:
+        compile_document(raw, name, OFFLINE)
+    assert code in [d.code for d in info.value.errors], info.value.errors
+    check(raw, name)

@@ -66,6 +66,11 @@ def _block(
         say(f"wasm {quote(task['module'])}")
     else:
         say(f"{engine} {quote(task['source'])}")
+    if fields is None:  # an extension engine: its parameters, kept as written
+        for key, value in task.items():
+            if key != "engine":
+                say(_typed("param", key, value, name, refused))
+        task = {}
     entrypoint = task.get("entrypoint")
     if entrypoint:
         words = [entrypoint] if isinstance(entrypoint, str) else entrypoint
@@ -84,10 +89,6 @@ def _block(
         say(f"import {quote(key, keyword_safe=True)} from {quote(source)}")
     if task.get("stdin"):
         say(f"stdin {quote(task['stdin'])}")
-    if fields is None:
-        for key, value in task.items():
-            if key != "engine":
-                say(_typed("param", key, value, name, refused))
     for item in body.get("inputs", []):
         head = quote(item["name"], keyword_safe=True) + " " if "name" in item else ""
         say(f"input {head}from {quote(item['source'])} at {quote(item['target'])}")

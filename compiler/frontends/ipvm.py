@@ -383,7 +383,7 @@ class _Reader(Reader):
     def value(self, value: Any, pointer: str, task: _Task, names: set[str]) -> Value:
         """A DAG-JSON value (links, bytes) as an IR value, with promises on tasks of this
         document turned into `{"await/…": "job:NAME"}` references."""
-        self.generic(value, pointer)  # reports floats and huge integers where they are
+        self.generic(value, pointer, dag_json=True)  # reports floats and huge integers
         try:
             converted = identity.from_dag_json(value)
         except (identity.IdentityError, ValueError) as exc:
