@@ -12,6 +12,7 @@ read (their original IR), so tags and paths stay as written.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 from collections.abc import Callable, Sequence
@@ -156,13 +157,30 @@ def dump_yaml(doc: Any) -> str:
     reader reads back exactly: a string it would read as something else is quoted."""
     import yaml
 
+    text: str = yaml.dump(
+        doc,
+        Dumper=_dumper(),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
+    )
+    return text
+
+
+@functools.cache
+def _dumper() -> type:
+    """PyYAML's dumper with libyaml's emitter (the pure-Python one was most of an export's
+    time), writing strings as jobc reads them back."""
+    import yaml
+
     from compiler.frontends.loader import resolve_plain
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.CSafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True  # a map given twice is written twice, not as an anchor
 
-    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    def represent_str(dumper: Any, value: str) -> yaml.ScalarNode:
         try:
             plain = resolve_plain(value)
         except ValueError:  # an integer too long for int(): quote it
@@ -170,13 +188,11 @@ def dump_yaml(doc: Any) -> str:
         style = None if isinstance(plain, str) and plain == value else "'"
         if any(not ch.isprintable() or ch in _YAML_BREAKS for ch in value):
             style = '"'  # escaped: YAML reads these as line breaks or drops them
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+        node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+        return node
 
     Dumper.add_representer(str, represent_str)
-    text: str = yaml.dump(
-        doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
-    )
-    return text
+    return Dumper
 
 
 def dag_json(value: Value) -> Any:
