@@ -61,6 +61,9 @@ def test_same_job_in_every_format(folder: Path, golden: Any) -> None:  # noqa: F
     assert len(kinds & LEGACY) >= 2, kinds
     if next(iter(results.values())).job.task.engine == "wasm":
         assert {"homestar", "ipvm-workflow/0.1"} <= kinds
+    for name, c in results.items():  # the parse record's fact names the format read
+        assert dict(c.chain[0].facts[0])["format"] == formats[name]
+        assert c.chain[0].pass_name == "parse"
     for c in results.values():  # images pinned; a URL input of a made-up host may not be
         assert [path for path, _ in unpinned(c.job) if not path.startswith("/inputs/")] == []
         assert all(check.ok for check in replay(c.original_job, c.chain))

@@ -34,7 +34,7 @@ from compiler.diagnostics import SpecError
 from compiler.driver import CompileOptions, compile_document
 from compiler.emitters.compiled import dumps
 from compiler.migrate import TARGETS, migrate
-from tests.test_fuzz import check_error
+from tests.test_fuzz import _places, check_error
 
 CASES = Path(__file__).resolve().parent / "cases"
 OFFLINE = CompileOptions(offline=True)
@@ -132,17 +132,6 @@ values = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _places(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _places(v, (*path, i))
-    return out
 
 
 def _recase(key: str, how: int) -> str:
