@@ -54,10 +54,13 @@ def migrate(raw: bytes, name: str, to: str, options: CompileOptions | None = Non
     options = options or CompileOptions()
     target = TARGETS.get(to.lower())
     if target is None or target not in EMITTERS:
-        known = ", ".join(sorted(TARGETS))
-        raise SpecError(
-            error(f"jobc cannot migrate to {to!r}", hint=f"targets: {known}", code="format")
-        )
+        hint = "targets: " + ", ".join(sorted(TARGETS))
+        if to.lower().startswith("bacalhau/"):
+            hint = (
+                "jobc writes Bacalhau's current Job API (`--to bacalhau`), which every "
+                "release since v1.1 reads; the legacy layouts are read, never written"
+            )
+        raise SpecError(error(f"jobc cannot migrate to {to!r}", hint=hint, code="format"))
     doc, parsed = read_document(raw, name, options)
     if isinstance(parsed, Parsed):
         jobs = [JobDoc("", parsed.job, parsed.meta, parsed.execution)]

@@ -162,6 +162,9 @@ def test_migrate_command(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["migrate", str(source), "--to", "nomad"])
     assert bad.exit_code == 1
     assert "cannot migrate to 'nomad'" in bad.stderr
+    legacy = CliRunner().invoke(main, ["migrate", str(source), "--to", "bacalhau/v1beta1"])
+    assert legacy.exit_code == 1
+    assert "the legacy layouts are read, never written" in legacy.stderr
 
 
 def test_bacalhau_job_ids_become_aliases(jobc_home: Path) -> None:
