@@ -232,6 +232,25 @@ def test_explain_spec_and_compiled(spec: Path, tmp_path: Path) -> None:
     assert data["steps"][-1]["to"] == data["final"]
 
 
+def test_explain_tree_lists_steps_in_order_without_wrapping(spec: Path, tmp_path: Path) -> None:
+    """Each pass is a branch of the root (a chain is a sequence, not ever deeper nesting),
+    and output that is not a terminal never wraps a CID across lines."""
+    compiled = tmp_path / "c.json"
+    run("compile", str(spec), "-o", str(compiled))
+    data = json.loads(run("explain", "--json", str(compiled))[1])
+    code, out, _ = run("explain", str(spec))
+    assert code == EXIT_OK
+    lines = out.splitlines()
+    assert lines[0].startswith(data["final"])
+    branches = [line for line in lines if line[:4] in ("├── ", "└── ")]
+    assert branches[0].startswith(f"├── {data['document']['cid']}  document")
+    steps = [f"{s['pass']}@{s['version']} → {s['to']}" for s in data["steps"]]
+    assert [b[4:].split("  ")[0] for b in branches[1:]] == steps
+    assert branches[-1].endswith("final job")
+    for step in data["steps"]:
+        assert f"record {step['record']}" in out
+
+
 def _compiled(spec: Path, tmp_path: Path) -> tuple[Path, dict]:  # type: ignore[type-arg]
     out = tmp_path / "c.json"
     run("compile", str(spec), "-o", str(out))
