@@ -40,8 +40,8 @@ CASES = Path(__file__).resolve().parent / "cases"
 OFFLINE = CompileOptions(offline=True)
 STRICT = CompileOptions(offline=True, strict=True)
 FAST = 300
-SLOW = 2_500
-"""Cases per family in the slow run: about two minutes on two loaded cores."""
+SLOW = 5_000
+"""Cases per family in the slow run: one to four minutes in all on two shared cores."""
 
 
 def _samples() -> dict[str, list[Path]]:
