@@ -540,6 +540,9 @@ def from_dag_json(obj: Any) -> Value:
 
                 text = str(inner["bytes"])
                 return base64.b64decode(text + "=" * (-len(text) % 4))
+            raise IdentityError(
+                f"a map whose only key is `/` is a link or bytes in DAG-JSON, not {inner!r}"
+            )
         return FrozenMap({str(k): from_dag_json(v) for k, v in obj.items()})
     if isinstance(obj, list):
         return tuple(from_dag_json(v) for v in obj)

@@ -105,6 +105,7 @@ class BacalhauStandIn:
                 Route("/api/v1/orchestrator/jobs", self.put_job, methods=["PUT", "POST"]),
                 Route("/api/v1/orchestrator/jobs/{id}", self.get_job, methods=["GET"]),
                 Route("/api/v1/agent/alive", self.alive, methods=["GET"]),
+                Route("/api/v1/requester/submit", self.submit_signed, methods=["POST"]),
                 Route(
                     "/echo/{rest:path}",
                     self.echo,
@@ -117,8 +118,9 @@ class BacalhauStandIn:
 
     @property
     def submissions(self) -> list[Received]:
-        """The job submissions received."""
-        return [r for r in self.received if r.path == "/api/v1/orchestrator/jobs"]
+        """The job submissions received (both APIs)."""
+        paths = ("/api/v1/orchestrator/jobs", "/api/v1/requester/submit")
+        return [r for r in self.received if r.path in paths]
 
     async def _record(self, request: Request) -> Received:
         body = await request.body()
@@ -158,6 +160,31 @@ class BacalhauStandIn:
         job_id = f"j-{uuid.uuid4()}"
         self.jobs[job_id] = {**job, "ID": job_id}
         return JSONResponse({"JobID": job_id, "EvaluationID": str(uuid.uuid4()), "Warnings": []})
+
+    async def submit_signed(self, request: Request) -> Response:
+        """The signed submission before the Job API (pkg/publicapi/apimodels/submit.go,
+        v1.0 to v1.4): `{"payload": {ClientID, APIVersion, Spec}, "client_public_key",
+        "signature"}` → `{"job": {APIVersion, Metadata: {ID, ClientID, …}, Spec}}`. The
+        signature is not checked (the tests send the bytes they check arrived)."""
+        got = await self._record(request)
+        try:
+            data = json.loads(got.body)
+        except ValueError as exc:
+            return api_error(400, f"code=400, message={exc}", "InternalError", "APIServer")
+        payload = _get(data, "payload") or _get(data, "data")
+        if not isinstance(payload, dict) or not _get(data, "signature"):
+            return api_error(400, "invalid submit request", "ValidationError")
+        spec = _get(payload, "Spec") or _get(_get(payload, "Job"), "Spec")
+        if not isinstance(spec, dict):
+            return api_error(400, "job spec is required", "ValidationError")
+        job_id = str(uuid.uuid4())
+        job = {
+            "APIVersion": _get(payload, "APIVersion") or "V1beta2",
+            "Metadata": {"ID": job_id, "ClientID": _get(payload, "ClientID") or ""},
+            "Spec": spec,
+        }
+        self.jobs[job_id] = job
+        return JSONResponse({"job": job})
 
     async def get_job(self, request: Request) -> Response:
         await self._record(request)

@@ -804,11 +804,10 @@ def test_disown_stops_find_following_a_pass_version(
         is_problem(r, 400, "bad-request")
 
 
-def test_replicas_share_a_postgresql_store(
-    tmp_path: Path, local_registry: LocalRegistry, postgres: Any
-) -> None:
-    """Two gateways on one PostgreSQL store: what one stores the other answers, and an
-    image one resolved the other finds in the shared cache."""
+@contextmanager
+def replicas(postgres: Any) -> Iterator[tuple[str, BacalhauStandIn, httpx.Client, httpx.Client]]:
+    """(store URL, stand-in, a client of each gateway): two gateways in front of one
+    stand-in, sharing a fresh PostgreSQL store (dropped afterwards)."""
     url = postgres.create_schema()
     standin = BacalhauStandIn()
     try:
@@ -820,22 +819,26 @@ def test_replicas_share_a_postgresql_store(
                 httpx.Client(base_url=a.url) as ca,
                 httpx.Client(base_url=b.url) as cb,
             ):
-                r = ca.put(SUBMIT, json=put_job())
-                assert r.status_code == 200, r.text
-                cid = r.headers["x-jobc-cid"]
-                job = cb.get(f"/jobc/v1/jobs/{cid}").json()
-                assert job["aliases"][0]["name"] == r.json()["JobID"]
-                again = cb.put(SUBMIT, json=put_job(Name="from b"))
-                assert again.headers["x-jobc-cid"] == cid
-                samples = parse_metrics(cb.get("/metrics").text)
-                assert (
-                    samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 1
-                )
-                assert (
-                    samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}']
-                    == 0
-                )
-                assert len(cb.get(f"/jobc/v1/jobs/{cid}").json()["aliases"]) == 2
-                assert cb.get("/jobc/v1/health").json()["store"] == "ok"
+                yield url, standin, ca, cb
     finally:
         postgres.drop_schema(url)
+
+
+def test_replicas_share_a_postgresql_store(
+    tmp_path: Path, local_registry: LocalRegistry, postgres: Any
+) -> None:
+    """Two gateways on one PostgreSQL store: what one stores the other answers, and an
+    image one resolved the other finds in the shared cache."""
+    with replicas(postgres) as (_, _, ca, cb):
+        r = ca.put(SUBMIT, json=put_job())
+        assert r.status_code == 200, r.text
+        cid = r.headers["x-jobc-cid"]
+        job = cb.get(f"/jobc/v1/jobs/{cid}").json()
+        assert job["aliases"][0]["name"] == r.json()["JobID"]
+        again = cb.put(SUBMIT, json=put_job(Name="from b"))
+        assert again.headers["x-jobc-cid"] == cid
+        samples = parse_metrics(cb.get("/metrics").text)
+        assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="hit"}'] == 1
+        assert samples['jobc_gateway_cache_lookups_total{namespace="image",result="miss"}'] == 0
+        assert len(cb.get(f"/jobc/v1/jobs/{cid}").json()["aliases"]) == 2
+        assert cb.get("/jobc/v1/health").json()["store"] == "ok"

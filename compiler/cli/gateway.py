@@ -37,9 +37,9 @@ def _options(fn: Any) -> Any:
     type=click.Choice(["on", "off", "header-only"]),
     default="on",
     show_default=True,
-    help="Answer jobs that have a trusted receipt without forwarding them (on), only say "
-    "so in X-Jobc-Memo (header-only), or never look (off). Takes effect with the "
-    "runtime's receipts (not built yet).",
+    help="Answer strict/unordered jobs that have a receipt signed by a trusted node "
+    "without forwarding them (on), only say so in X-Jobc-Memo (header-only), or never "
+    "look (off). Trusted: this node's key and the data dir's trusted-nodes.",
 )
 @click.option("--strict", is_flag=True, help="Unknown fields in a submitted job are errors.")
 @click.option(

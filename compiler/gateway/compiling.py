@@ -65,6 +65,9 @@ HERE_FACTORIES: dict[str, str] = {
 """The factories of a compile in the event loop: answers the store's caches and the
 policy give at once, and `NeedsTheWorld` for any other."""
 
+_NO_DIR = Path("/")
+"""The base directory of a gateway's compiles (never read: the gateway reads no file)."""
+
 MAX_HERE = 64 << 10
 """The largest document compiled in the event loop (a compile of a few kilobytes takes
 well under a millisecond; a bigger one would hold up every other request)."""
@@ -173,6 +176,8 @@ class GatewayCompiler:
         self.metrics = metrics
         self._store = store
         self._own_store = store is None
+        self._inline_store: Store | None = None
+        self._inline_opened = False
         self._store_lock = threading.Lock()
         self._slots = anyio.CapacityLimiter(config.max_compiles)
         self.reused = reuse.CompiledCache()
@@ -186,6 +191,7 @@ class GatewayCompiler:
         passes = tuple(p for p in default_pipeline() if p.name not in config.skip_passes)
         if config.require_pinned:
             passes = configure(passes, "resolve-images", {"require_pinned": True})
+        self._options: dict[tuple[Syntax | None, bool], CompileOptions] = {}
         self.options = CompileOptions(
             strict=config.strict,
             passes=passes,
@@ -204,9 +210,30 @@ class GatewayCompiler:
                 self._store = open_store(self.config.store)
             return self._store
 
-    def close(self) -> None:
-        """Close the store if the gateway opened it."""
+    def inline_store(self) -> Store | None:
+        """A second connection to a SQLite store that never waits for its lock, for the
+        writes done in the event loop (`GroupCommitter`); None for other stores."""
+        from compiler.store.sqlite import SQLiteStore
+
+        store = self.store
         with self._store_lock:
+            if not self._inline_opened:
+                self._inline_opened = True
+                if isinstance(store, SQLiteStore):
+                    # Checkpoints (copying the log into the database, and a sync) would
+                    # stall the event loop: the committer's thread does them instead.
+                    self._inline_store = SQLiteStore(
+                        store.path, busy_timeout_ms=0, wal_autocheckpoint=0
+                    )
+            return self._inline_store
+
+    def close(self) -> None:
+        """Close the store if the gateway opened it (and the inline store)."""
+        with self._store_lock:
+            if self._inline_store is not None:
+                self._inline_store.close()
+                self._inline_store = None
+            self._inline_opened = False
             if self._store is not None and self._own_store:
                 self._store.close()
                 self._store = None
@@ -228,13 +255,16 @@ class GatewayCompiler:
         `counted`: cache lookups count in the metrics (not when a compile `here` made
         the same lookups already). `offline`: ask no registry or URL, whatever the
         gateway's policy (for queries)."""
-        options = self.options
-        if syntax is not None:
-            options = dataclasses.replace(options, syntax=syntax)
-        if offline:
-            options = dataclasses.replace(options, offline=True)
+        options = self._options.get((syntax, offline))
+        if options is None:  # made once per kind: a compile in the loop is ~0.5 ms
+            options = self.options
+            if syntax is not None:
+                options = dataclasses.replace(options, syntax=syntax)
+            if offline:
+                options = dataclasses.replace(options, offline=True)
+            self._options[(syntax, offline)] = options
         context = LiveContext(
-            base_dir=Path("/"),  # never read: the content handler reads no file
+            base_dir=_NO_DIR,  # never read: the content handler reads no file
             offline=options.offline,
             settings={**options.settings, "here": here},
             store_location=options.store,

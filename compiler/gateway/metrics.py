@@ -41,15 +41,15 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "jobc_gateway_requests",
-            "Requests answered, by route (submit, compile, api, metrics, proxy), method "
-            "and status.",
+            "Requests answered, by route (submit, submit-signed, compile, api, metrics, "
+            "proxy), method and status.",
             ["route", "method", "status"],
             registry=r,
         )
         self.memo = Counter(
             "jobc_gateway_memo",
-            "Memo lookups of submitted jobs: hit (a trusted receipt), miss, or skipped "
-            "(memo off, or a job that is not deterministic).",
+            "Memo lookups of submitted jobs: hit (a trusted receipt), miss, skip (a job "
+            "whose determinism allows no reuse), error (the store could not answer).",
             ["result"],
             registry=r,
         )

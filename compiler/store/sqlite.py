@@ -142,10 +142,15 @@ class SQLiteStore(SQLStore):
         " ON CONFLICT (cid) DO NOTHING"
     )
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 30_000, wal_autocheckpoint: int | None = None
+    ) -> None:
         self.path = path
         self.location = str(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.wal_autocheckpoint = wal_autocheckpoint
+        """Pages in the write-ahead log past which a commit copies it into the database
+        (SQLite's default, 1000, when None; 0: never, another connection does it)."""
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -159,6 +164,8 @@ class SQLiteStore(SQLStore):
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            if self.wal_autocheckpoint is not None:
+                db.execute(f"PRAGMA wal_autocheckpoint = {int(self.wal_autocheckpoint)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             # Indexes of a large store stay in memory (the default is 2 MiB).
