@@ -19,7 +19,9 @@ the same documents, interleaved, best of `--runs` after a warm-up:
 
 The target (issue 7): the compile overhead — what compiling adds to reading the YAML,
 `(compile - load) / load` — at most 1.5 times the parse alone, for the YAML formats. The
-ratios of the whole compile to jobc's loader and to the library parse are printed too.
+ratios of the whole compile to jobc's loader and to the library parse are printed too,
+and the stricter reading of the target, `(compile - parse) / parse` against the bare
+library parse (jobc's loader counted as overhead).
 The last column is the overhead without the `lower` pass (its toolchain oracle asks the
 store about every WASM job): it shows what the front-ends and the other passes cost.
 Times are CPU times of this process (`time.process_time`): the machine may be shared,
@@ -268,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     ok = True
+    strict: dict[str, float] = {}
     for fmt, (name, docs) in made.items():
         base = fmt.split(" ")[0]
         parse_t, load_t, compile_t, unlowered_t = best_times(
@@ -284,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         overhead = (compile_t - load_t) / load_t
         verdict = ""
         if fmt in YAML_FORMATS:
+            strict[fmt] = (compile_t - parse_t) / parse_t
             passed = overhead <= TARGET
             ok &= passed
             verdict = "  ok" if passed else f"  over {TARGET}×"
@@ -296,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\ntarget: compile overhead (compile − load) ≤ {TARGET}× the load, for the YAML "
         f"formats ({', '.join(YAML_FORMATS)}): {'met' if ok else 'NOT met'}"
+    )
+    # The stricter reading: jobc's own loader (positions, YAML 1.2, limits) counted as
+    # overhead too, against the library's bare parse.
+    print(
+        "against the library parse alone, (compile − parse) ÷ parse: "
+        + ", ".join(
+            f"{fmt} {ratio:.2f}×{'' if ratio <= TARGET else ' (over)'}"
+            for fmt, ratio in strict.items()
+        )
     )
     return 0 if ok else 1
 

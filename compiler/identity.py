@@ -472,6 +472,12 @@ def _decode_libipld(block: bytes) -> Value | None:
         return None
 
 
+def value_from_plain(tree: Any) -> Value:
+    """The IR value of an exact libipld tree (`decode_plain`'s), without decoding its
+    block again; raises IdentityError if it holds what IR cannot (a float)."""
+    return _from_libipld(tree)
+
+
 def _from_libipld(v: Any) -> Value:
     t = type(v)
     if t is str or t is int or t is bool or v is None:
@@ -534,6 +540,9 @@ def from_dag_json(obj: Any) -> Value:
 
                 text = str(inner["bytes"])
                 return base64.b64decode(text + "=" * (-len(text) % 4))
+            raise IdentityError(
+                f"a map whose only key is `/` is a link or bytes in DAG-JSON, not {inner!r}"
+            )
         return FrozenMap({str(k): from_dag_json(v) for k, v in obj.items()})
     if isinstance(obj, list):
         return tuple(from_dag_json(v) for v in obj)

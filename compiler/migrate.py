@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic, SpecError, error, warning
 from compiler.driver import CompileOptions, read_document
-from compiler.emitters import EMITTERS, Emitted, JobDoc, emitter
+from compiler.emitters import EMITTERS, Emitted, JobDoc, emitter, placed
 from compiler.frontends import Parsed
 
 TARGETS = {
@@ -28,6 +28,7 @@ TARGETS = {
     "bacalhau": "bacalhau",
     "bacalhau/job": "bacalhau",
     "homestar": "homestar",
+    "jobfile": "jobfile",
 }
 """What `--to` accepts → the emitter that writes it."""
 
@@ -53,10 +54,13 @@ def migrate(raw: bytes, name: str, to: str, options: CompileOptions | None = Non
     options = options or CompileOptions()
     target = TARGETS.get(to.lower())
     if target is None or target not in EMITTERS:
-        known = ", ".join(sorted(TARGETS))
-        raise SpecError(
-            error(f"jobc cannot migrate to {to!r}", hint=f"targets: {known}", code="format")
-        )
+        hint = "targets: " + ", ".join(sorted(TARGETS))
+        if to.lower().startswith("bacalhau/"):
+            hint = (
+                "jobc writes Bacalhau's current Job API (`--to bacalhau`), which every "
+                "release since v1.1 reads; the legacy layouts are read, never written"
+            )
+        raise SpecError(error(f"jobc cannot migrate to {to!r}", hint=hint, code="format"))
     doc, parsed = read_document(raw, name, options)
     if isinstance(parsed, Parsed):
         jobs = [JobDoc("", parsed.job, parsed.meta, parsed.execution)]
@@ -66,8 +70,11 @@ def migrate(raw: bytes, name: str, to: str, options: CompileOptions | None = Non
     else:
         jobs = [JobDoc(n, p.job, p.meta, p.execution) for n, p in parsed.jobs]
         meta, source, notes = parsed.meta, parsed.format, list(parsed.diagnostics)
-    emitted = emitter(target)(jobs, meta)
-    notes.extend(emitted.diagnostics)
+    try:
+        emitted = emitter(target)(jobs, meta)
+    except SpecError as exc:
+        raise SpecError(list(placed(exc.diagnostics, doc.span("")))) from None
+    notes.extend(placed(emitted.diagnostics, doc.span("")))
     text, kept = emitted.text, False
     if emitted.syntax == "yaml" and doc.syntax == "yaml" and family(source) == family(target):
         moved = _moved_job(source, target, jobs)
@@ -174,6 +181,7 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
                 if before is not None and before in old.ca.items:
                     out.ca.items[written] = old.ca.items[before]
             out.ca.comment = old.ca.comment
+            _keep_style(old, out)
         else:
             for key, value in new.items():
                 out[key] = _merge(None, value, fold)
@@ -188,6 +196,7 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
                 if i in old.ca.items:
                     seq.ca.items[i] = old.ca.items[i]
             seq.ca.comment = old.ca.comment
+            _keep_style(old, seq)
         return seq
     if (
         old is not None
@@ -197,6 +206,12 @@ def _merge(old: Any, new: Any, fold: bool) -> Any:
     ):
         return old  # the scalar as written (its quotes kept)
     return new
+
+
+def _keep_style(old: Any, new: Any) -> None:
+    """A map or list written in flow style (`[a, b]`, `{k: v}`) stays so."""
+    if old.fa.flow_style():
+        new.fa.set_flow_style()
 
 
 def _same(read: Any, data: Any, fold: bool) -> bool:

@@ -79,10 +79,12 @@ values: st.SearchStrategy[Value] = st.recursive(
     max_leaves=6,
 )
 env_maps = st.dictionaries(env_names, text, max_size=3).map(FrozenMap)
+words: st.SearchStrategy[Value] = st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1), text)
+"""The values a Jobfile's `x` and `param` say: strings, integers, true and false."""
 
 
 @st.composite
-def tasks(draw: st.DrawFn, engines: tuple[str, ...]) -> Task:
+def tasks(draw: st.DrawFn, engines: tuple[str, ...], typed: bool = True) -> Task:
     engine = draw(st.sampled_from(engines))
     if engine == "docker":
         return DockerTask(
@@ -95,7 +97,7 @@ def tasks(draw: st.DrawFn, engines: tuple[str, ...]) -> Task:
         )
     if engine == "wasm":
         args: tuple[Value, ...] = tuple(draw(st.lists(text, max_size=3)))
-        if draw(st.booleans()):
+        if typed and draw(st.booleans()):
             args = tuple(draw(st.lists(scalars, max_size=3)))
         return WasmTask(
             module=draw(links),
@@ -117,7 +119,9 @@ def tasks(draw: st.DrawFn, engines: tuple[str, ...]) -> Task:
         )
     params = draw(
         st.dictionaries(
-            word.filter(lambda w: w[:1].islower() and w != "engine"), values, max_size=3
+            word.filter(lambda w: w[:1].islower() and w != "engine"),
+            values if typed else words,
+            max_size=3,
         )
     )
     return OtherTask(engine=engine, params=FrozenMap(params))
@@ -130,7 +134,8 @@ def job_docs(draw: st.DrawFn, target: str) -> JobDoc:
         "homestar": ("wasm",),
         "bacalhau": ("docker", "wasm", "rust", "duckdb"),
     }.get(target, ("docker", "wasm", "rust", "c", "duckdb"))
-    task = draw(tasks(engines))
+    typed = target != "jobfile"  # a Jobfile's values are words
+    task = draw(tasks(engines, typed))
     targets = draw(st.lists(paths, max_size=3, unique=True))
     reserved = {"/jobc/main.wasm", "/lib/m.wasm", "/math"}
     targets = [t for t in targets if t not in reserved]
@@ -151,7 +156,9 @@ def job_docs(draw: st.DrawFn, target: str) -> JobDoc:
             ),
         )
     )
-    x: dict[str, Value] = draw(st.dictionaries(word.map(lambda w: "x" + w), values, max_size=2))
+    x: dict[str, Value] = draw(
+        st.dictionaries(word.map(lambda w: "x" + w), values if typed else words, max_size=2)
+    )
     if target == "homestar" and draw(st.booleans()):
         x["nnc"] = draw(st.binary(min_size=12, max_size=12))
     job = Job(
@@ -240,7 +247,7 @@ def emit(target: str, doc: JobDoc) -> Emitted:
 
 def read_back(emitted: Emitted, target: str) -> Parsed:
     """The job a written document reads back as (the first of a workflow)."""
-    name = "job.json" if emitted.syntax == "json" else "job.yaml"
+    name = {"json": "job.json", "jobfile": "Jobfile"}.get(emitted.syntax, "job.yaml")
     _, parsed = read_document(emitted.text.encode(), name, CompileOptions())
     if isinstance(parsed, ParsedWorkflow):
         return parsed.jobs[0][1]

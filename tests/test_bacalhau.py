@@ -406,3 +406,30 @@ def test_legacy_wrapper_and_null_fields() -> None:
     wrapped = compile_bytes(json.dumps({"Job": data}).encode(), "job.json", OFFLINE)
     assert wrapped.cid == bare.cid
     assert not wrapped.warnings or all(d.code == "unpinned" for d in wrapped.warnings)
+
+
+@pytest.mark.parametrize(
+    ("doc", "era", "unfit"),
+    [
+        # the fields inside a `{Job: …}` wrapper, and inside `Spec`, are named by their path
+        ({"Job": {"Count": 1, "Foo": 1}}, "bacalhau/job", "Job.Foo"),
+        ({"Spec": {"Deal": {}, "Verifier": "noop", "Bogus": 1}}, "bacalhau/v1beta1", "Spec.Bogus"),
+        ({"Spec": {"EngineSpec": {}}, "Tasks": 3}, "bacalhau/v1beta2", "Tasks"),
+        ({"spec": {"engine_name": "docker", "job_spec_docker": {}}}, "bacalhau/v1alpha1-snake", ""),
+    ],
+)
+def test_no_era_names_the_closest_and_what_did_not_fit(doc: Any, era: str, unfit: str) -> None:
+    with pytest.raises(SpecError) as info:
+        compile_bytes(json.dumps(doc).encode(), "job.json", OFFLINE)
+    (found,) = info.value.errors
+    assert found.code == "unknown-format"
+    assert f"closest to `{era}`" in found.hint
+    assert (f"fields that fit no field of it: {unfit}" in found.hint) == bool(unfit), found.hint
+    assert found.span is not None
+    assert (found.span.file, found.span.line, found.span.column) == ("job.json", 1, 1)
+
+
+def test_a_workflow_without_its_marker_is_told_to_say_jobspec_2() -> None:
+    with pytest.raises(SpecError) as info:
+        compile_bytes(b"jobs: {a: {task: {engine: docker, image: u}}}\n", "w.yaml", OFFLINE)
+    assert "add `jobspec: 2` at the top" in info.value.errors[0].hint

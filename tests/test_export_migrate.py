@@ -162,6 +162,9 @@ def test_migrate_command(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["migrate", str(source), "--to", "nomad"])
     assert bad.exit_code == 1
     assert "cannot migrate to 'nomad'" in bad.stderr
+    legacy = CliRunner().invoke(main, ["migrate", str(source), "--to", "bacalhau/v1beta1"])
+    assert legacy.exit_code == 1
+    assert "the legacy layouts are read, never written" in legacy.stderr
 
 
 def test_bacalhau_job_ids_become_aliases(jobc_home: Path) -> None:
@@ -180,3 +183,108 @@ def test_bacalhau_job_ids_become_aliases(jobc_home: Path) -> None:
         assert str(found) == cid
     finally:
         store.close()
+
+
+STASHED = b"""\
+jobspec: 1
+name: salted
+task:
+  engine: docker
+  image: ubuntu:22.04
+  platform: linux/arm64
+  args: [sh, -c, "date > /outputs/now"]
+inputs:
+  - source: "job:bafyreiflzagvn6s7hfm2ouelf47bf5vgynhnoild77s7hg55biyga2wpaq#/outputs"
+    target: /in
+outputs: [/outputs]
+deterministic: true
+nonce: run-2
+x: {owner: ada}
+execution: {timeout: 10m, retries: 3}
+"""
+
+
+def test_migrate_stashes_and_restores_what_bacalhau_cannot_say() -> None:
+    """To Bacalhau and back: what it has no field for travels in `Meta["jobc.stash"]`
+    (each identity field named in a warning placed in the file) and comes back as
+    jobspec/1's own fields, so both documents are the job the original was."""
+    there = migrate(STASHED, "s.yaml", "bacalhau")
+    stash = json.loads(yaml.safe_load(there.text)["Meta"]["jobc.stash"])
+    assert set(stash) == {"determinism", "execution", "inputs", "nonce", "task", "x"}
+    (warned,) = [d for d in there.diagnostics if d.code == "stashed"]
+    assert warned.span is not None
+    assert (warned.span.file, warned.span.line) == ("s.yaml", 1)
+    for item in ("platform", "/in", "determinism", "nonce", "(x)"):
+        assert item in warned.message
+    back = migrate(there.text.encode(), "b.yaml", "jobspec/1")
+    spec = yaml.safe_load(back.text)
+    assert "jobc.stash" not in back.text
+    assert (spec["nonce"], spec["task"]["platform"], spec["x"]) == (
+        "run-2",
+        "linux/arm64",
+        {"owner": "ada"},
+    )
+    assert spec["execution"]["retries"] == 3
+    normalize = CompileOptions(passes=None, offline=True)
+    cids = {
+        compile_bytes(text, name, normalize).original
+        for text, name in (
+            (STASHED, "s.yaml"),
+            (there.text.encode(), "b.yaml"),
+            (back.text.encode(), "t.yaml"),
+        )
+    }
+    assert len(cids) == 1
+
+
+def test_refusal_names_the_file_and_everything_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_bytes(STASHED)
+    for command in (["migrate", str(spec)], ["export", "--offline", str(spec)]):
+        result = CliRunner().invoke(main, [*command, "--to", "homestar"])
+        assert result.exit_code == 1
+        assert f"{spec}:1:1: error: Homestar cannot run: salted: a docker task" in result.stderr
+        assert "hint:" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_migrate_within_a_format_keeps_order_comments_and_flow_style() -> None:
+    """Bacalhau to Bacalhau: the author's key order, comments and `[a, b]` lists stay
+    exactly as written; only what the emitter adds (the network it makes explicit) is new."""
+    original = """\
+# keys in the author's order
+Tasks:
+  - Engine:
+      Params:
+        Parameters: [-l, /inputs/words.txt]   # count lines
+        Image: ubuntu:22.04
+        Entrypoint: [wc]
+      Type: docker
+    Name: main
+    Timeouts: {ExecutionTimeout: 600}
+Type: batch
+Name: word-count   # the name
+Count: 1
+"""
+    migrated = migrate(original.encode(), "job.yaml", "bacalhau")
+    assert migrated.kept_comments
+    added = "    Network:\n      Type: None\n"
+    at = original.index("Type: batch")
+    assert migrated.text == original[:at] + added + original[at:]
+
+
+def test_export_to_a_jobfile_keeps_the_final_cid(tmp_path: Path) -> None:
+    """The final job as a Jobfile (image pinned as repository@sha256:…), in the form
+    `jobc fmt` prints, compiles to the same final CID."""
+    from compiler.frontends.jobfile import format_jobfile
+
+    spec = EXAMPLES / "docker-word-count.yaml"
+    compiled = compile_any_file(spec)
+    assert isinstance(compiled, Compiled)
+    text, _ = export([str(spec), "--to", "jobfile"])
+    digest = compiled.job.task.image.digest  # type: ignore[union-attr]
+    assert f"    docker docker.io/library/ubuntu@{digest}\n" in text
+    assert format_jobfile("Jobfile", text) == text
+    out = tmp_path / "exported.jobfile"  # its inputs are CIDs now: it may be anywhere
+    out.write_text(text)
+    assert compile_any_file(out).cid == compiled.cid  # type: ignore[union-attr]

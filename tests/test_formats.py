@@ -61,6 +61,9 @@ def test_same_job_in_every_format(folder: Path, golden: Any) -> None:  # noqa: F
     assert len(kinds & LEGACY) >= 2, kinds
     if next(iter(results.values())).job.task.engine == "wasm":
         assert {"homestar", "ipvm-workflow/0.1"} <= kinds
+    for name, c in results.items():  # the parse record's fact names the format read
+        assert dict(c.chain[0].facts[0])["format"] == formats[name]
+        assert c.chain[0].pass_name == "parse"
     for c in results.values():  # images pinned; a URL input of a made-up host may not be
         assert [path for path, _ in unpinned(c.job) if not path.startswith("/inputs/")] == []
         assert all(check.ok for check in replay(c.original_job, c.chain))
@@ -73,3 +76,29 @@ def test_same_job_in_every_format(folder: Path, golden: Any) -> None:  # noqa: F
         },
     }
     assert data == golden
+
+
+@pytest.mark.parametrize("folder", [pytest.param(p, id=p.name) for p in JOBS])
+def test_every_format_migrates_to_every_other(folder: Path) -> None:
+    """The job as read from its jobspec/1 file, written by each emitter jobc has, reads
+    back as the same job (same original CID), wherever the target can say it."""
+    from compiler.diagnostics import SpecError
+    from compiler.driver import CompileOptions, compile_document
+    from compiler.migrate import TARGETS, migrate
+
+    read = CompileOptions(passes=())
+    source = folder / "jobspec1.yaml"
+    original = compiled_job(source).original
+    refused: list[tuple[str, list[str]]] = []
+    for target in sorted(set(TARGETS.values())):
+        try:
+            migrated = migrate(source.read_bytes(), str(source), target)
+        except SpecError as exc:  # Homestar runs WASM only; a Jobfile's arguments are words
+            refused.append((target, [d.code for d in exc.errors]))
+            continue
+        name = folder / ("migrated.jobfile" if target == "jobfile" else "migrated.yaml")
+        back = compile_document(migrated.text.encode(), str(name), read)
+        job = back.jobs[0][1] if isinstance(back, CompiledWorkflow) else back
+        assert job.original == original, target
+    assert all(codes == ["inexpressible"] for _, codes in refused), refused
+    assert {t for t, _ in refused} <= {"homestar", "jobfile"}

@@ -5,8 +5,9 @@ emitter: instruction and workflow CIDs reproduced exactly as Homestar publishes 
 test fixtures (`homestar-runtime/tests/fixtures/test-workflow-add-one*.json`); the CIDs
 below are the ones Homestar's sources give for them (the awaited instruction CIDs inside
 those fixtures, and the workflow CID its DHT test expects,
-`homestar-runtime/tests/network/dht.rs`). `tests/cases/ipvm/` holds an IPVM workflow and
-a UCAN invocation.
+`homestar-runtime/tests/network/dht.rs`; the nonced workflow's, `tests/cli.rs`; the image
+pipeline's, which its webserver answers a run with, `tests/webserver.rs`).
+`tests/cases/ipvm/` holds an IPVM workflow and a UCAN invocation.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ NONCED = (
     "bafyrmiasmpmbcnvm2mgmk772wy2mmioxmlhu7zndmphy5rw2xssuh2fwle",
 )
 ADD_ONE_WORKFLOW = "bafyrmialnbzgwscjrq7sa3kdnw2roqdrdzp7xh2tvmo37qmgvarwrhcgre"
+NONCED_WORKFLOW = "bafyrmibajjtwrcqrntnvp5fgkim6mbbsh6ykkdy3eijq2ycdjhlisxxx3i"
+PIPELINE = (  # crop (a link and integers as arguments), then rotate90 awaiting it
+    "bafyrmib46dl7oaksq4fo4oyvcqewe7ojybgchufmrpjovqto3wovsq5jjq",
+    "bafyrmiekrfvz5lglddmnkm2l2tia43tagziokpamjipleen7spxizchxbu",
+)
+PIPELINE_WORKFLOW = "bafyrmiatb7idqtty56hy3hrfa6ur6qkspyrhaf6n6ynmqsntjvym47mbrq"
 
 
 def workflow(path: Path) -> CompiledWorkflow:
@@ -75,6 +82,30 @@ def test_export_reproduces_homestar_cids(tmp_path: Path) -> None:
     # Homestar's workflow CID is its own JSON as IPLD (a u64 written as 1.8e19 is a float).
     data = json.loads((CASES / "homestar" / "add-one.json").read_text())
     assert str(workflow_cid(data)) == ADD_ONE_WORKFLOW
+
+
+@pytest.mark.parametrize(
+    ("name", "instructions", "workflow_id"),
+    [
+        ("add-one-nonced", NONCED, NONCED_WORKFLOW),
+        ("image-pipeline", PIPELINE, PIPELINE_WORKFLOW),
+    ],
+)
+def test_published_workflow_cids(
+    name: str, instructions: tuple[str, ...], workflow_id: str
+) -> None:
+    """The workflow CIDs Homestar's tests expect, from the document as written and from
+    jobc's export of the compiled workflow; the instruction CIDs its fixtures await."""
+    path = CASES / "homestar" / f"{name}.json"
+    assert str(workflow_cid(json.loads(path.read_text()))) == workflow_id
+    compiled = workflow(path)
+    ids = emitter("homestar")(job_docs_of(compiled), compiled.meta).ids
+    assert ids[""] == workflow_id
+    assert [ids[f"task-{i}"] for i in range(len(instructions))] == list(instructions)
+    # a link argument is a link in the job (DAG-JSON's `{"/": …}`), not a map
+    first = compiled.job("task-0").job.task
+    assert isinstance(first, WasmTask)
+    assert isinstance(first.args[0], Link) or name != "image-pipeline"
 
 
 def test_awaits_become_links_to_final_job_cids() -> None:

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 
 from compiler.diagnostics import SpecError
 from compiler.emitters import JobDoc
+from compiler.frontends.jobfile import format_jobfile
 from tests.roundtrip import assert_same, doc_of, emit, job_docs, read_back
 
-TARGETS = ("jobspec/2", "jobspec/1", "bacalhau", "homestar")
+TARGETS = ("jobspec/2", "jobspec/1", "bacalhau", "homestar", "jobfile")
 
 
 def check(target: str, doc: JobDoc) -> bool:
@@ -32,6 +33,8 @@ def check(target: str, doc: JobDoc) -> bool:
     back = read_back(written, target)
     assert_same(doc, back, target)  # IR → spoke → IR
     assert emit(target, doc_of(back)).text == written.text  # spoke → IR → spoke
+    if target == "jobfile":  # what the emitter writes is what `jobc fmt` prints
+        assert format_jobfile("Jobfile", written.text) == written.text
     return True
 
 
@@ -62,7 +65,8 @@ def test_round_trip_10k(target: str) -> None:
 
 def test_refusals_are_diagnostics() -> None:
     """What a format cannot say and cannot stash is refused with one diagnostic."""
-    from compiler.ir import DockerTask, Job
+    from compiler.ir import DockerTask, FrozenMap, Job, Link, WasmTask
+    from tests.roundtrip import CIDS
 
     docker = JobDoc("", Job(task=DockerTask(image="ubuntu")), {"name": "d"}, {})
     assert not check("homestar", docker)
@@ -72,3 +76,8 @@ def test_refusals_are_diagnostics() -> None:
     assert not check("jobspec/1", unordered)
     assert check("jobspec/2", unordered)
     assert check("bacalhau", unordered)
+    assert check("jobfile", unordered)
+    wasm = Job(task=WasmTask(module=Link.parse(CIDS[0]), args=(1, "a")))
+    assert not check("jobfile", JobDoc("", wasm, {"name": "w"}, {}))
+    nested = Job(task=DockerTask(image="ubuntu"), x=FrozenMap({"k": FrozenMap({"a": 1})}))
+    assert not check("jobfile", JobDoc("", nested, {"name": "n"}, {}))

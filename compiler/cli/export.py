@@ -48,6 +48,7 @@ FORMATS: dict[str, str] = {
     "jobspec/1": "compiler.cli.export:export_format",
     "bacalhau": "compiler.cli.export:export_format",
     "homestar": "compiler.cli.export:export_format",
+    "jobfile": "compiler.cli.export:export_format",
 }
 """`--to` format → `module:function(items, output, options)` that writes the export."""
 
@@ -100,9 +101,9 @@ def export(
 
 def export_format(items: tuple[str, ...], output: str | None, options: dict[str, Any]) -> None:
     """`--to <format>`: compile one spec and write its final jobs with the format's emitter."""
-    from compiler.diagnostics import SpecError
+    from compiler.diagnostics import Span, SpecError
     from compiler.driver import CompiledWorkflow
-    from compiler.emitters import emitter, job_docs_of
+    from compiler.emitters import emitter, job_docs_of, placed
 
     fmt = options["format"]
     if len(items) != 1:
@@ -122,12 +123,13 @@ def export_format(items: tuple[str, ...], output: str | None, options: dict[str,
         if not jobs:
             names = ", ".join(j.name for j in job_docs_of(compiled)) or "none"
             raise click.BadParameter(f"no job {only!r} in {path} (its jobs: {names})")
+    where = Span(path, 1, 1)
     try:
         emitted = write(jobs, meta)
     except SpecError as exc:
-        reporter.report(exc.diagnostics)
+        reporter.report(placed(exc.diagnostics, where))
         raise Failed from None
-    reporter.report(emitted.diagnostics)
+    reporter.report(placed(emitted.diagnostics, where))
     store_aliases([*foreign_ids(compiled), *emitted.aliases], options["store"])
     write_output(emitted.text, output)
     if options["json"]:

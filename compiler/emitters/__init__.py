@@ -11,6 +11,8 @@ read (their original IR), so tags and paths stay as written.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import json
 from collections.abc import Callable, Sequence
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from compiler import identity
-from compiler.diagnostics import Diagnostic, SpecError, error, warning
+from compiler.diagnostics import Diagnostic, Span, SpecError, error, warning
 from compiler.ir import Content, DockerTask, ImageDigest, Job, Link, Value
 
 EMITTERS: dict[str, str] = {
@@ -26,6 +28,7 @@ EMITTERS: dict[str, str] = {
     "jobspec/1": "compiler.emitters.jobspec:emit_jobspec1",
     "bacalhau": "compiler.emitters.bacalhau:emit",
     "homestar": "compiler.emitters.homestar:emit",
+    "jobfile": "compiler.emitters.jobfile:emit",
 }
 """Format → `module:function` of its emitter. Other areas add theirs here (`car`)."""
 
@@ -51,7 +54,7 @@ class Emitted:
     """A written document, and what came with writing it."""
 
     text: str
-    syntax: Literal["yaml", "json"]
+    syntax: Literal["yaml", "json", "jobfile"]
     diagnostics: tuple[Diagnostic, ...] = ()
     """Warnings: what went into a stash, what the target will not see."""
     aliases: tuple[tuple[str, str, Link], ...] = ()
@@ -87,6 +90,14 @@ def refuse(what: str, items: Sequence[str], hint: str = "") -> SpecError:
     """The diagnostic for a job the target cannot say (and that no stash may carry)."""
     listed = "; ".join(items)
     return SpecError(error(f"{what}: {listed}", hint=hint, code="inexpressible"))
+
+
+def placed(diagnostics: Sequence[Diagnostic], span: Span) -> tuple[Diagnostic, ...]:
+    """An emitter's diagnostics placed in the document the jobs were read from: an
+    emitter sees jobs, not text, so what it says about a job is about the whole file."""
+    return tuple(
+        d if d.span is not None else dataclasses.replace(d, span=span) for d in diagnostics
+    )
 
 
 def stashed(fmt: str, job: str, items: Sequence[str]) -> Diagnostic:
@@ -146,13 +157,30 @@ def dump_yaml(doc: Any) -> str:
     reader reads back exactly: a string it would read as something else is quoted."""
     import yaml
 
+    text: str = yaml.dump(
+        doc,
+        Dumper=_dumper(),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
+    )
+    return text
+
+
+@functools.cache
+def _dumper() -> type:
+    """PyYAML's dumper with libyaml's emitter (the pure-Python one was most of an export's
+    time), writing strings as jobc reads them back."""
+    import yaml
+
     from compiler.frontends.loader import resolve_plain
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.CSafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True  # a map given twice is written twice, not as an anchor
 
-    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    def represent_str(dumper: Any, value: str) -> yaml.ScalarNode:
         try:
             plain = resolve_plain(value)
         except ValueError:  # an integer too long for int(): quote it
@@ -160,13 +188,11 @@ def dump_yaml(doc: Any) -> str:
         style = None if isinstance(plain, str) and plain == value else "'"
         if any(not ch.isprintable() or ch in _YAML_BREAKS for ch in value):
             style = '"'  # escaped: YAML reads these as line breaks or drops them
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+        node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+        return node
 
     Dumper.add_representer(str, represent_str)
-    text: str = yaml.dump(
-        doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
-    )
-    return text
+    return Dumper
 
 
 def dag_json(value: Value) -> Any:

@@ -16,6 +16,7 @@ Homestar runs nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -88,7 +89,7 @@ def emit(jobs: Sequence[JobDoc], meta: dict[str, Any]) -> Emitted:
 
 def workflow_cid(workflow: dict[str, Any]) -> Link:
     """A Homestar workflow's CID, as Homestar computes it from the JSON it reads: DAG-CBOR
-    of the whole document hashed with sha3-256; an integer beyond 64 bits (as Homestar's
+    of the whole document hashed with sha3-256; an integer beyond u64 or i64 (as Homestar's
     own fixtures write u64::MAX, 18446744073709552000) is a float to serde_json."""
     return identity.sha3_cid_of_foreign(_ipld(workflow))
 
@@ -97,12 +98,14 @@ def _ipld(value: Any) -> Any:
     """DAG-JSON data as IPLD (links and bytes from their `/` forms)."""
     if isinstance(value, dict):
         if len(value) == 1 and "/" in value:
-            return identity.from_dag_json(value)
+            # a link or bytes; in task meta (kept as written) maybe neither: a map then
+            with contextlib.suppress(identity.IdentityError, ValueError):
+                return identity.from_dag_json(value)
         return {k: _ipld(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_ipld(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 2**64:
-        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return float(value)  # serde_json: u64 or i64, else f64
     return value
 
 

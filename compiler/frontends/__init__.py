@@ -169,11 +169,13 @@ def parse_document(doc: SourceDocument, options: Options = Options()) -> Parsed 
             )
         )
     known = ", ".join(name for name, _, _ in FRONTENDS)
+    # a workflow's `jobs` map says jobspec/2; anything else is most likely a job
+    marker = "jobspec: 2" if isinstance(tree.get("jobs"), dict) else "jobspec: 1"
     raise SpecError(
         error(
             "cannot tell which job format this document is in",
             span=doc.span(""),
-            hint=f"add `jobspec: 1` at the top (formats read: {known})",
+            hint=f"add `{marker}` at the top (formats read: {known})",
             code="unknown-format",
         )
     )

@@ -383,7 +383,7 @@ class _Reader(Reader):
     def value(self, value: Any, pointer: str, task: _Task, names: set[str]) -> Value:
         """A DAG-JSON value (links, bytes) as an IR value, with promises on tasks of this
         document turned into `{"await/…": "job:NAME"}` references."""
-        self.generic(value, pointer)  # reports floats and huge integers where they are
+        self.generic(value, pointer, dag_json=True)  # reports floats and huge integers
         try:
             converted = identity.from_dag_json(value)
         except (identity.IdentityError, ValueError) as exc:
@@ -489,8 +489,8 @@ class _Reader(Reader):
 def _task_cids(task: dict[str, Any]) -> list[Link]:
     """The CIDs a UCAN task may be awaited by: its map hashed as UCAN (sha2-256) and as
     Homestar (sha3-256) hash it; none if it cannot be read."""
-    try:
+    try:  # a value that cannot be hashed (an integer past 64 bits) is reported where read
         value = identity.from_dag_json({k: v for k, v in task.items() if k != "meta"})
+        return [identity.value_cid(value), identity.sha3_cid_of_value(value)]
     except (identity.IdentityError, ValueError):
         return []
-    return [identity.value_cid(value), identity.sha3_cid_of_value(value)]

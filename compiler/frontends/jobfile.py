@@ -220,11 +220,8 @@ def _syntax_error(name: str, text: str, exc: Exception) -> Any:
             hint="close the job's block with `}` on a line of its own",
             code="syntax",
         )
-    found = "the end of the line" if token.type == "_NL" else f"`{token}`"
-    if token.type == "$END":
-        found = "the end of the file"
     return error(
-        f"unexpected {found}",
+        "the line ends too early" if token.type == "_NL" else f"unexpected `{token}`",
         span=span,
         hint=f"expected {_expected(set(exc.expected))}",
         code="syntax",
@@ -521,10 +518,14 @@ def quote(value: str, *, keyword_safe: bool = False, typed: bool = False) -> str
         and not reads_typed
     ):
         return value
-    if "'" not in value and "\\" in value and "\n" not in value:
+    if "'" not in value and "\\" in value and "\n" not in value and "\r" not in value:
         return "'" + value + "'"
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\t", "\\t")
+        .replace("\r", "\\r")
     )
     return '"' + escaped + '"'
 

@@ -147,16 +147,31 @@ class Reader:
         self.type_error(pointer, field, "true or false", value)
         return False
 
-    def generic(self, value: Any, pointer: str) -> Value:
-        """Any value kept as written in identity: no floats (DESIGN §3)."""
+    def generic(self, value: Any, pointer: str, *, dag_json: bool = False) -> Value:
+        """Any value kept as written in identity: no floats (DESIGN §3), no map whose only
+        key is `/` (`dag_json`: the document is DAG-JSON, where that map is a link or
+        bytes, read by the caller)."""
         try:
             return plain_value(value)  # the common case, without building a pointer per value
         except NotPlain:
             pass
         if isinstance(value, dict):
-            return FrozenMap({k: self.generic(v, child(pointer, k)) for k, v in value.items()})
+            if "/" in value and len(value) == 1 and not dag_json:
+                self.error(
+                    pointer,
+                    "a map whose only key is `/` cannot be part of a job's identity",
+                    "DAG-JSON, which compiled documents are written in, reads it as a link "
+                    "(or bytes): give the map another key, or name the key otherwise",
+                    code="reserved-key",
+                )
+                return None
+            return FrozenMap(
+                {k: self.generic(v, child(pointer, k), dag_json=dag_json) for k, v in value.items()}
+            )
         if isinstance(value, list):
-            return tuple(self.generic(v, child(pointer, i)) for i, v in enumerate(value))
+            return tuple(
+                self.generic(v, child(pointer, i), dag_json=dag_json) for i, v in enumerate(value)
+            )
         if isinstance(value, float):
             self.error(
                 pointer,
@@ -310,6 +325,8 @@ def plain_value(value: Any) -> Value:
     if t is list:
         return tuple([plain_value(v) for v in value])
     if t is dict:
+        if "/" in value and len(value) == 1:
+            raise NotPlain  # DAG-JSON's form of a link: `generic` says why it cannot be
         return FrozenMap({k: plain_value(v) for k, v in value.items()})
     raise NotPlain
 

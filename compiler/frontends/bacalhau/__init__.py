@@ -105,6 +105,7 @@ def _era_fields() -> dict[str, frozenset[str]]:
             ERA_FIELDS[era] = frozenset(f.casefold() for f in (*_BASE, *fields))
         pascal = {*_BASE, *_LEGACY_ERAS["bacalhau/v1alpha1"]}
         snake = {legacy.SNAKE_NAMES.get(f, f).casefold() for f in pascal}
+        snake |= set(legacy.SNAKE_NAMES.values())  # engine_name, … have no PascalCase twin here
         ERA_FIELDS["bacalhau/v1alpha1-snake"] = frozenset(snake | {"engine", "spec"})
     return ERA_FIELDS
 
@@ -131,9 +132,24 @@ def closest_era(tree: Any) -> tuple[str, list[str]]:
     eras = _era_fields()
     order = list(eras)  # newest first: a tie goes to the newer era
     best = max(order, key=lambda era: (len(keys & eras[era]), -order.index(era)))
-    top = tree if isinstance(tree, dict) else {}
-    unfit = sorted(k for k in top if isinstance(k, str) and k.casefold() not in eras[best])
-    return best, unfit
+    return best, _unfit(tree, eras[best])
+
+
+def _unfit(tree: Any, fields: frozenset[str], where: str = "") -> list[str]:
+    """The keys of the job's own maps (the top, what a `{Job: …}` wrapper holds, `Spec`)
+    that are no field of an era, named by their path (`Spec.Foo`). Deeper maps hold data
+    maps (`Env`, `Labels`) whose keys are no fields at all: they are not looked into."""
+    if not isinstance(tree, dict):
+        return []
+    out: list[str] = []
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            continue
+        if key.casefold() not in fields:
+            out.append(where + key)
+        if key.casefold() in ("job", "spec") and isinstance(value, dict):
+            out += _unfit(value, fields, f"{where}{key}.")
+    return sorted(out)
 
 
 def looks_bacalhau(tree: Any) -> bool:

@@ -472,8 +472,12 @@ def _stash_data(text: str) -> dict[str, Any]:
 
 
 def stash_extras(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The execution options and meta a stash holds (read after `apply_stash`)."""
-    data = _stash_data(text)
+    """The execution options and meta a stash holds (read after `apply_stash`, which
+    reports a stash that cannot be read: then there are none)."""
+    try:
+        data = _stash_data(text)
+    except ValueError:
+        return {}, {}
     execution, meta = data.get("execution", {}), data.get("meta", {})
     return (execution if isinstance(execution, dict) else {}), (
         meta if isinstance(meta, dict) else {}
