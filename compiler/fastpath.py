@@ -247,7 +247,8 @@ def _env(task: dict[str, Any]) -> dict[str, str]:
 def _generic(value: Any) -> Any:
     """A value kept as written (WASM arguments, `x`, extension parameters) in identity's
     DAG-JSON form: maps sorted by key, as `FrozenMap` orders them. No floats, no byte
-    strings (a YAML `!!binary` may look like a CID: the pipeline knows what to do)."""
+    strings (a YAML `!!binary` may look like a CID: the pipeline knows what to do), no
+    map whose only key is `/`."""
     t = type(value)
     if t is str or t is bool or value is None:
         return value
@@ -258,6 +259,8 @@ def _generic(value: Any) -> Any:
     if t is list:
         return [_generic(v) for v in value]
     if t is dict:
+        if "/" in value and len(value) == 1:
+            raise _Decline  # DAG-JSON's form of a link: the reader reports it
         return {k: _generic(value[k]) for k in sorted(value)}
     raise _Decline
 

@@ -225,7 +225,10 @@ plain_leaves = st.one_of(
     texts,
 )
 clean_generic = _values(plain_leaves)
-odd_generic = _values(st.one_of(plain_leaves, st.sampled_from((1.5, 2**64, -(2**64) - 1))))
+odd_generic = st.one_of(
+    _values(st.one_of(plain_leaves, st.sampled_from((1.5, 2**64, -(2**64) - 1)))),
+    st.builds(lambda v: {"/": v}, plain_leaves),  # DAG-JSON's link form: reported
+)
 
 _repos = st.sampled_from(
     (
