@@ -667,7 +667,7 @@ def _load_yaml_fast(text: str, limits: Limits) -> tuple[Any, bool]:
     """
     import yaml
     from yaml import events
-    from yaml.cyaml import CParser
+    from yaml._yaml import CParser
 
     scalar_event, alias_event = events.ScalarEvent, events.AliasEvent
     map_start, seq_start = events.MappingStartEvent, events.SequenceStartEvent
@@ -684,6 +684,7 @@ def _load_yaml_fast(text: str, limits: Limits) -> tuple[Any, bool]:
     documents = 0
     plain = True
     parser = CParser(text)
+    event: Any  # the stubs type events as their base class
     try:
         # `get_event` gives None after the stream's end: no generator in between.
         for event in iter(parser.get_event, None):
