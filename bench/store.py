@@ -17,9 +17,13 @@ spec. Then, in the same run, on each backend:
   from the store and read into an empty one (target ≥ 20k blocks/s each), `--rounds`
   times with other finals each time (the median is reported, and every round).
 
-Each figure comes with this process's CPU time and the number of calls into the
-database (statements, batches, COPYs: round trips on PostgreSQL), which the load of a
-shared machine moves less than wall-clock; the load average is printed beside.
+- **top**: `refcount --top 10` ranked by all uses (every content CID counted), once;
+
+Each figure comes with its CPU time (this process's, and the PostgreSQL server's),
+the time it waited for a core while ready to run (the kernel's run-queue delay: what
+the load of a shared machine added), and the number of calls into the database
+(statements, batches, COPYs: round trips on PostgreSQL); the load average is printed
+beside.
 
 Run: `.venv/bin/python bench/store.py [--jobs 100000] [--records 1000000] [--backend
 sqlite|postgres|both] [--rounds 3]`. Loading takes minutes; it is not a test: it prints.
@@ -168,21 +172,82 @@ def generate(store: Store, jobs: int, records: int, seed: int = 6) -> dict[str, 
     return {"finals": finals, "chain": chain_cids, "rng": rng}
 
 
+class Schedstat:
+    """What the kernel's scheduler says (`/proc/PID/schedstat`: nanoseconds on a CPU,
+    nanoseconds waiting in the run queue) about this process's main thread and about the
+    database server's processes (PostgreSQL's: the children of its postmaster, but
+    autovacuum). CPU
+    time is the work a query costs, whatever else runs; run-queue wait is the time a
+    query was ready but other processes had the cores: the load's share of its latency."""
+
+    def __init__(self, postmaster: int | None = None) -> None:
+        self.postmaster = postmaster
+        self.server: list[int] = []
+
+    def refresh(self) -> None:
+        """Find the server's processes again (a pool may have opened connections)."""
+        if self.postmaster is None:
+            return
+        found = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry.name}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) != self.postmaster:
+                    continue
+                # Not autovacuum: it works on the tables the bench generated, whenever
+                # it decides to, not for the call measured.
+                if b"autovacuum" not in Path(f"/proc/{entry.name}/cmdline").read_bytes():
+                    found.append(int(entry.name))
+        self.server = found
+
+    @staticmethod
+    def _read(pid: int | str) -> tuple[int, int]:
+        try:
+            run, wait, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            return 0, 0
+        return int(run), int(wait)
+
+    def read(self) -> tuple[float, float]:
+        """(the server's CPU seconds, seconds this process and the server waited for a
+        core), both counted from boot: subtract two readings."""
+        _, waited = self._read("self")
+        cpu = 0
+        for pid in self.server:
+            run, wait = self._read(pid)
+            cpu += run
+            waited += wait
+        return cpu / 1e9, waited / 1e9
+
+
 @dataclass
 class Samples:
-    """Timings of repeated calls: wall-clock and this process's CPU time, and how many
-    calls into the database they made (statements, executemany batches, COPYs: each a
-    round trip on PostgreSQL)."""
+    """Timings of repeated calls: wall-clock, this process's CPU time, the database
+    server's CPU time (PostgreSQL), the time both waited for a core while ready to run,
+    and how many calls into the database they made (statements, executemany batches,
+    COPYs: each a round trip on PostgreSQL)."""
 
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+    wait: list[float] = field(default_factory=list)
     calls: int = 0
 
     def add(self, other: Samples) -> None:
         """Take `other`'s samples too."""
         self.wall += other.wall
         self.cpu += other.cpu
+        self.server += other.server
+        self.wait += other.wait
         self.calls += other.calls
+
+    @property
+    def own(self) -> list[float]:
+        """CPU time of each call, client and server: its cost without the load."""
+        return [c + s for c, s in zip(self.cpu, self.server, strict=True)]
 
     @property
     def calls_each(self) -> float:
@@ -196,8 +261,9 @@ class Meter:
 
     ENTRY_POINTS = ("_query", "_exec", "_exec_many", "_copy")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, sched: Schedstat) -> None:
         self.calls = 0
+        self.sched = sched
         for name in self.ENTRY_POINTS:
             method = getattr(store, name, None)
             if method is not None:
@@ -214,11 +280,16 @@ class Meter:
         """`fn` called `n` times."""
         out = Samples()
         before = self.calls
+        self.sched.refresh()
         for _ in range(n):
+            server, waited = self.sched.read()
             c, t = time.process_time(), time.perf_counter()
             fn()
             out.wall.append(time.perf_counter() - t)
             out.cpu.append(time.process_time() - c)
+            server_after, waited_after = self.sched.read()
+            out.server.append(server_after - server)
+            out.wait.append(waited_after - waited)
         out.calls = self.calls - before
         return out
 
@@ -237,8 +308,9 @@ def exchange(
     blocks: list[int] = []
     export.add(meter.run(lambda: blocks.append(export_car(out, gather(store, roots))[1]), 1))
     target = fresh()
+    target.count("blocks")  # its pool has connected: the server processes are there to read
     try:
-        into = Meter(target)
+        into = Meter(target, meter.sched)
         imported.add(into.run(lambda: import_car(target, io.BytesIO(out.getvalue())), 1))
     finally:
         target.close()
@@ -297,7 +369,7 @@ def measured(
     counts = {w: store.count(w) for w in ("blocks", "records", "finals", "jobs", "receipts")}
     print("  store: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     load_before = load()
-    meter = Meter(store)
+    meter = Meter(store, args.sched)
 
     sample_chain = rng.sample(data["chain"], 2000)
     record_cids = [r.cid for c in rng.sample(data["chain"], 200) for r in store.walk(c, "forward")]
@@ -314,6 +386,7 @@ def measured(
     (top, _), *_ = store.most_used(1)
     refcount = meter.run(lambda: store.refcount(top), 5)
     direct, total = store.refcount(top)
+    ranked = meter.run(lambda: q.most_used(store, 10, "total"), 1)
     # Export and import: the chains, jobs and receipts of 2,000 finals, `--rounds` times
     # (other finals each time), each import into an empty store.
     export, imported, blocks = Samples(), Samples(), []
@@ -327,6 +400,7 @@ def measured(
         "trace": trace,
         "find": find,
         "refcount": refcount,
+        "top": ranked,
         "refcount_counts": (direct, total),
         "blocks": blocks,
         "export": export,
@@ -344,7 +418,7 @@ def report(name: str, r: dict[str, Any]) -> None:
     )
     print(
         f"  {'ms':<10} {'wall p50':>9} {'wall p99':>9} {'cpu p50':>9} {'cpu p99':>9}"
-        f" {'db calls':>9} {'p50/pk':>8}   target"
+        f" {'wait p99':>9} {'db calls':>9} {'p50/pk':>8}   target"
     )
     rows = [
         ("pk lookup", r["pk"], ""),
@@ -352,12 +426,13 @@ def report(name: str, r: dict[str, Any]) -> None:
         ("trace", r["trace"], "p99 ≤ 2 ms"),
         ("find", r["find"], "≤ 20 ms"),
         ("refcount", r["refcount"], "≤ 1 s"),
+        ("top 10", r["top"], ""),
     ]
     for label, t, target in rows:
         print(
             f"  {label:<10} {ms(pct(t.wall, 0.5)):>9} {ms(pct(t.wall, 0.99)):>9}"
-            f" {ms(pct(t.cpu, 0.5)):>9} {ms(pct(t.cpu, 0.99)):>9} {t.calls_each:>9.1f}"
-            f" {pct(t.wall, 0.5) / pk50:>7.0f}×   {target}"
+            f" {ms(pct(t.own, 0.5)):>9} {ms(pct(t.own, 0.99)):>9} {ms(pct(t.wait, 0.99)):>9}"
+            f" {t.calls_each:>9.1f} {pct(t.wall, 0.5) / pk50:>7.0f}×   {target}"
         )
     direct, total = r["refcount_counts"]
     print(f"  (the most used content CID: {direct:,} direct users, {total:,} in all)")
@@ -365,33 +440,44 @@ def report(name: str, r: dict[str, Any]) -> None:
     for label in ("export", "import"):
         done: Samples = r[label]
         rates = sorted(n / w for n, w in zip(blocks, done.wall, strict=True))
-        cpu = sorted(n / c for n, c in zip(blocks, done.cpu, strict=True))
+        cpu = sorted(n / c for n, c in zip(blocks, done.own, strict=True))
         print(
             f"  {label:<10} {pct(rates, 0.5):>7,.0f} blocks/s  (median of {len(rates)} CARs of"
             f" ~{blocks[0]:,} blocks: {', '.join(f'{x:,.0f}' for x in rates)});"
-            f" cpu {pct(cpu, 0.5):,.0f} blocks/s;"
+            f" by cpu time {pct(cpu, 0.5):,.0f} blocks/s;"
+            f" waited {sum(done.wait) / sum(done.wall):.0%} of the time for a core;"
             f" {1000 * done.calls / sum(blocks):.1f} db calls per 1,000 blocks"
             f"   target ≥ 20,000 blocks/s"
         )
 
 
+Stores = tuple[Callable[[], Store], Callable[[], Store], Schedstat]
+"""Opens the bench store, makes empty ones to import into, and reads the scheduler."""
+
+
 @contextmanager
-def sqlite_stores(folder: Path) -> Iterator[tuple[Callable[[], Store], Callable[[], Store]]]:
-    """Opens the bench store, and makes empty ones to import into."""
+def sqlite_stores(folder: Path) -> Iterator[Stores]:
+    """SQLite files (in this process: there is no server)."""
     yield (
         lambda: open_store(folder / "bench.sqlite"),
         lambda: open_store(folder / f"import-{time.time_ns()}.sqlite"),
+        Schedstat(),
     )
 
 
 @contextmanager
-def postgres_stores() -> Iterator[tuple[Callable[[], Store], Callable[[], Store]]]:
+def postgres_stores() -> Iterator[Stores]:
     """The same in a PostgreSQL cluster of its own (with PostgreSQL's default durability)."""
     from tests.localpostgres import running
 
     with running(durable=True) as cluster:
         bench = cluster.create_database("bench")
-        yield lambda: open_store(bench), lambda: open_store(cluster.create_database("imported"))
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+        yield (
+            lambda: open_store(bench),
+            lambda: open_store(cluster.create_database("imported")),
+            Schedstat(postmaster),
+        )
 
 
 def main() -> int:
@@ -405,18 +491,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="jobc-bench-store-") as tmp:
         os.environ["JOBC_HOME"] = str(Path(tmp) / "home")  # never the developer's data dir
         if args.backend in ("sqlite", "both"):
-            with sqlite_stores(Path(tmp)) as (opened, fresh):
+            with sqlite_stores(Path(tmp)) as (opened, fresh, args.sched):
                 results["sqlite"] = measure("sqlite", opened, fresh, args)
         if args.backend in ("postgres", "both"):
-            with postgres_stores() as (opened, fresh):
+            with postgres_stores() as (opened, fresh, args.sched):
                 results["postgres"] = measure("postgres", opened, fresh, args)
     for name, r in results.items():
         report(name, r)
     print(
-        "\nThe machine is shared with other work: wall-clock figures vary from run to run "
-        "(a query preempted once costs a scheduler slice, a few ms, in its p99). CPU time "
-        "(this process only: PostgreSQL's server is another) and db calls vary less; "
-        "compare each query with the pk lookup measured beside it."
+        "\nThe machine is shared with other work: wall-clock figures vary from run to run. "
+        "cpu is the CPU time a call cost, this process's and (PostgreSQL) the server's: "
+        "its own cost, which the load moves little; wait is the time this process or the "
+        "server was ready to run while other processes had the cores (the kernel's run-"
+        "queue delay): the load's share of the wall-clock. Compare each query with the pk "
+        "lookup measured beside it."
     )
     return 0
 

@@ -472,6 +472,12 @@ def _decode_libipld(block: bytes) -> Value | None:
         return None
 
 
+def value_from_plain(tree: Any) -> Value:
+    """The IR value of an exact libipld tree (`decode_plain`'s), without decoding its
+    block again; raises IdentityError if it holds what IR cannot (a float)."""
+    return _from_libipld(tree)
+
+
 def _from_libipld(v: Any) -> Value:
     t = type(v)
     if t is str or t is int or t is bool or v is None:

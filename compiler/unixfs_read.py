@@ -27,6 +27,8 @@ KIND_DIRECTORY = 1
 KIND_FILE = 2
 KIND_SYMLINK = 4
 KIND_HAMT = 5
+MURMUR3_X64_64 = 0x22
+"""The hash function of kubo's HAMT shards (multicodec murmur3-x64-64)."""
 
 GetBlock = Callable[[bytes], "bytes | None"]
 """Gives a block's bytes by binary CID, or None when it is not at hand."""
@@ -72,6 +74,8 @@ class Node:
     data: bytes
     fanout: int = 0
     """A HAMT shard's buckets (256 as kubo builds them); 0 for anything else."""
+    hash_type: int = 0
+    """A HAMT shard's hash function (murmur3-x64-64, 0x22, as kubo builds them)."""
 
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -150,18 +154,20 @@ def links(cid: bytes, block: bytes) -> list[bytes]:
     return [link.cid for link in decode_node(block).links]
 
 
-def _unixfs(node: PBNode) -> tuple[int, bytes, int]:
-    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard), data and
-    fanout (HAMT shards only, else 0)."""
-    kind, data, fanout = -1, b"", 0
+def _unixfs(node: PBNode) -> tuple[int, bytes, int, int]:
+    """A node's UnixFS type (1 directory, 2 file, 4 symlink, 5 HAMT shard), data, and
+    fanout and hash function (HAMT shards only, else 0)."""
+    kind, data, fanout, hash_type = -1, b"", 0, 0
     for number, value in _fields(node.data):
         if number == 1 and isinstance(value, int):
             kind = value
         elif number == 2 and isinstance(value, bytes):
             data = value
+        elif number == 5 and isinstance(value, int):
+            hash_type = value
         elif number == 6 and isinstance(value, int):
             fanout = value
-    return kind, data, fanout
+    return kind, data, fanout, hash_type
 
 
 # --- checked reading ------------------------------------------------------------------------
@@ -192,10 +198,10 @@ def read_node(cid: bytes, get: GetBlock) -> Node:
     if codec != DAG_PB:
         raise UnixFSError(f"codec 0x{codec:x} is not UnixFS content")
     node = decode_node(block)
-    kind, data, fanout = _unixfs(node)
+    kind, data, fanout, hash_type = _unixfs(node)
     if kind < 0:
         raise UnixFSError("a dag-pb node without UnixFS data")
-    return Node(kind, node.links, data, fanout)
+    return Node(kind, node.links, data, fanout, hash_type)
 
 
 def file_chunks(cid: bytes, get: GetBlock, node: Node | None = None) -> Iterator[bytes]:
@@ -224,12 +230,50 @@ def directory_links(node: Node, get: GetBlock) -> list[tuple[str, bytes]]:
     return sorted(found, key=lambda e: e[0].encode("utf-8", "surrogateescape"))
 
 
+def directory_entry(node: Node, name: str, get: GetBlock) -> bytes | None:
+    """The CID of the entry `name` of a directory, or None when it has none. In a HAMT
+    shard only the buckets `name`'s hash leads to are read (a block per level: one or
+    two in a directory of a million entries), as kubo looks a name up."""
+    if node.kind == KIND_DIRECTORY:
+        return next((link.cid for link in node.links if link.name == name), None)
+    if node.kind != KIND_HAMT:
+        raise UnixFSError("not a directory")
+    if node.hash_type != MURMUR3_X64_64:  # another trie: its entries, read whole
+        return dict(directory_links(node, get)).get(name)
+    from compiler.unixfs import hamt_hash
+
+    fanout, width = node.fanout, _hamt_width(node)
+    bits = fanout.bit_length() - 1
+    hashed = hamt_hash(name.encode("utf-8", "surrogateescape"))
+    for level in range(64 // bits):
+        bucket = f"{(hashed >> (64 - bits * (level + 1))) & (fanout - 1):0{width}X}"
+        shard = None
+        for link in node.links:
+            if link.name[:width].upper() != bucket:
+                continue
+            if link.name[width:] == name:
+                return link.cid
+            if len(link.name) == width:
+                shard = link.cid
+        if shard is None:
+            return None
+        node = read_node(shard, get)
+        if node.kind != KIND_HAMT or node.fanout != fanout:
+            raise UnixFSError("a HAMT bucket that is neither an entry nor a shard")
+    return None
+
+
+def _hamt_width(node: Node) -> int:
+    """How many hex digits name a bucket of a HAMT shard (two for 256 buckets)."""
+    if node.fanout < 2 or node.fanout & (node.fanout - 1):
+        raise UnixFSError(f"a HAMT shard with a fanout of {node.fanout}")
+    return len(f"{node.fanout - 1:X}")
+
+
 def _hamt_entries(node: Node, get: GetBlock) -> Iterator[tuple[str, bytes]]:
     """A HAMT shard's entries: each link's name is its bucket in hex (two digits for 256
     buckets), then the entry's name; a link named by its bucket alone is a sub-shard."""
-    if node.fanout < 2 or node.fanout & (node.fanout - 1):
-        raise UnixFSError(f"a HAMT shard with a fanout of {node.fanout}")
-    width = len(f"{node.fanout - 1:X}")
+    width = _hamt_width(node)
     for link in node.links:
         if len(link.name) < width:
             raise UnixFSError(f"a HAMT link named {link.name!r}")
@@ -268,8 +312,11 @@ def resolve(cid: bytes, path: str, get: GetBlock) -> bytes | None:
     the way is not at hand or has no such entry."""
     current = cid
     for part in filter(None, path.split("/")):
-        entries = directory(current, get)
-        if entries is None or part not in entries:
+        try:
+            found = directory_entry(read_node(current, get), part, get)
+        except (BlockMissing, UnixFSError):
             return None
-        current = entries[part]
+        if found is None:
+            return None
+        current = found
     return current

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from compiler.identity import cid_of_raw
+from compiler.ir import Link
 from compiler.store import Store
 from compiler.store import queries as q
 from tests.scenario import Scenario, build
@@ -155,6 +156,66 @@ def test_reputation_tie_is_undecided(store: Store, tmp_path: Path) -> None:
     rows = {r.node: r for r in q.reputation(store).nodes}
     assert rows[scene.keys["B"].node].undecided == 1
     assert rows[scene.keys["A"].node].undecided == 1
+
+
+def test_reputation_of_unordered_jobs_ignores_the_order_of_lines(
+    store: Store, tmp_path: Path
+) -> None:
+    """DESIGN §3: `unordered` outputs are equal up to the order of lines in each file.
+    A and B wrote the same lines in another order (they agree), C other lines, D an
+    output whose blocks the store lacks (only its CID can be compared: it disagrees).
+    The same receipts of a `strict` job are four different outcomes: no majority."""
+    import shutil
+
+    from compiler.ir import Input, Job, WasmTask
+    from compiler.oracles.content import store_path
+    from compiler.runtime.receipts import NodeKey
+    from tests.scenario import receipt
+
+    def output(lines: str, *, kept: bool = True) -> Link:
+        folder = tmp_path / "out"
+        shutil.rmtree(folder, ignore_errors=True)
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "lines.txt").write_text(lines)
+        (folder / "same.txt").write_text("x\n")
+        if kept:
+            return Link(store_path(folder, store).cid)
+        from compiler.oracles.content import Hasher
+
+        return Link(Hasher(progress=False).path(folder).cid)
+
+    outs = {
+        "A": output("b\na\nb\n"),
+        "B": output("a\nb\nb\n"),
+        "C": output("a\nb\n"),  # not the same multiset of lines
+        "D": output("b\nb\na\n", kept=False),
+    }
+    assert len(set(outs.values())) == 4
+    keys = {n: NodeKey.generate() for n in outs}
+    jobs = {}
+    for determinism in ("unordered", "strict"):
+        job = Job(
+            task=WasmTask(module=cid_of_raw(b"\0asm"), args=(determinism,)),
+            inputs=(Input("/in/x", cid_of_raw(b"x")),),
+            outputs=("/outputs",),
+            determinism=determinism,  # type: ignore[arg-type]
+        )
+        jobs[determinism] = store.put_job(job)
+        store.mark_final(jobs[determinism])
+        for n, out in outs.items():
+            store.put_receipt(receipt(jobs[determinism], keys[n], {"/outputs": out}, b"same"))
+
+    rep = q.reputation(store)
+    assert rep.jobs == 2
+    rows = {r.node: r for r in rep.nodes}
+    a, b, c, d = (keys[n].node for n in "ABCD")
+    for n in (a, b):
+        assert (rows[n].agreed, len(rows[n].disagreed), rows[n].undecided) == (1, 0, 1)
+    for n in (c, d):
+        assert (rows[n].agreed, rows[n].undecided) == (0, 1)
+        (disagreement,) = rows[n].disagreed
+        assert disagreement.job == jobs["unordered"]
+        assert len(disagreement.majority) == 2
 
 
 def test_disown_stops_find_and_trace(store: Store, scene: Scenario) -> None:

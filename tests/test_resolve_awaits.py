@@ -145,3 +145,53 @@ def test_early_cutoff(tmp_path: Path, home_store: Store, me: NodeKey) -> None:
     found = q.find(home_store, spec.read_bytes(), str(spec))
     assert [f.cid for f in found.found] == [down_first.cid]
     assert [r.cid for r in found.found[0].receipts] == [ran.cid]
+
+
+def test_a_path_inside_a_sharded_output_directory(
+    tmp_path: Path, home_store: Store, me: NodeKey
+) -> None:
+    """An output folder of 5,000 files is a HAMT-sharded directory (as kubo would store
+    it: more than 256 KiB of names and CIDs). An await of a file in it, or in a folder
+    inside it, is found by hashing the names down the trie: a block a level, not the
+    whole directory."""
+    from compiler import unixfs_read
+    from compiler.oracles.content import store_path
+
+    out = tmp_path / "outputs"
+    (out / "nested").mkdir(parents=True)
+    names = [f"result-{i:05d}-of-a-large-sharded-output.txt" for i in range(5000)]
+    for name in names:
+        (out / name).write_text(f"{name}\n")
+    (out / "nested" / "inner.txt").write_text("inner\n")
+    folder = store_path(out, home_store)
+    root = unixfs_read.read_node(folder.cid, lambda raw: home_store.get_block(Link(raw)))
+    assert root.kind == unixfs_read.KIND_HAMT
+    up = upstream(tmp_path)
+    home_store.put_receipt(receipt(up.cid, me, {"/outputs": Link(folder.cid)}))
+
+    wanted = names[1234]
+    down = downstream(tmp_path, up.cid, f"/outputs/{wanted}")
+    assert [i.source for i in down.job.inputs] == [
+        Link(unixfs.file_entry(f"{wanted}\n".encode()).cid)
+    ]
+    nested = downstream(tmp_path, up.cid, "/outputs/nested/inner.txt")
+    assert [i.source for i in nested.job.inputs] == [Link(unixfs.file_entry(b"inner\n").cid)]
+    absent = downstream(tmp_path, up.cid, "/outputs/result-99999-of-a-large-sharded-output.txt")
+    assert len(awaits(absent)) == 1
+
+    # The lookup reads the shards on the name's path only.
+    read: list[bytes] = []
+
+    def get(raw: bytes) -> bytes | None:
+        read.append(raw)
+        return home_store.get_block(Link(raw))
+
+    shards = {raw for _, raw in unixfs_read.directory_links(root, get)}
+    assert len(read) > 100  # reading the directory whole takes every sub-shard …
+    read.clear()
+    assert (
+        unixfs_read.resolve(folder.cid, wanted, get)
+        == unixfs.file_entry(f"{wanted}\n".encode()).cid
+    )
+    assert 2 <= len(read) <= 3  # … a lookup, the root and a sub-shard or two
+    assert len(shards) == 5001

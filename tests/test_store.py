@@ -385,6 +385,58 @@ def test_refcount_ends_on_a_cycle(store: Store) -> None:
     assert store.refcount(a) == (1, 2)
 
 
+def test_ranking_by_total_use_counts_as_refcount_does(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`most_used(by="total")` counts every content CID at once over the whole call tree;
+    each count equals `refcount`'s walk, in a random tree of 60 jobs (content counted a
+    few at a time, so several chunks), with a cycle and jobs that are not final."""
+    import random
+
+    from compiler.store import queries as q
+
+    monkeypatch.setattr(q, "COUNT_CHUNK", 5)
+    rng = random.Random(6)
+    key = NodeKey.generate()
+    data = [content(f"data {i}") for i in range(8)]
+    outputs: list[Link] = []
+    made: list[Link] = []
+    for i in range(60):
+        reads: list[Link | Await] = [*rng.sample(data, rng.randint(0, 2))]
+        reads += rng.sample(outputs, min(len(outputs), rng.randint(0, 2)))
+        if made and rng.random() < 0.2:
+            reads.append(Await(rng.choice(made), "/out"))
+        job = store.put_job(job_reading(*reads, nonce=str(i)))
+        if rng.random() < 0.8:
+            store.mark_final(job)
+        out = content(f"output {i}")
+        store.put_receipt(receipt_for(job, key, out))
+        outputs.append(out)
+        made.append(job)
+    # A cycle: two jobs each reading what the other made.
+    a, b = content("cycle a"), content("cycle b")
+    ja, jb = store.put_job(job_reading(a)), store.put_job(job_reading(b, outputs[0]))
+    store.put_receipt(receipt_for(ja, key, b))
+    store.put_receipt(receipt_for(jb, key, a))
+    store.mark_finals([ja, jb])
+
+    counts = q.transitive_counts(store.usage_graph())
+    assert len(counts) > 3 * q.COUNT_CHUNK
+    for raw, (direct, total) in counts.items():
+        assert store.refcount(Link(raw)) == (direct, total), Link(raw)
+    assert counts[a.raw] == (1, 2)
+    by_total = q.most_used(store, 5, "total")
+    assert [r.total for r in by_total] == sorted((t for _, t in counts.values()), reverse=True)[:5]
+    assert by_total[0].cid == content("module")  # every job runs it
+    by_direct = q.most_used(store, 5, "direct")
+    assert [r.direct for r in by_direct] == sorted((d for d, _ in counts.values()), reverse=True)[
+        :5
+    ]
+    # An output read by one job early in the tree is used by more jobs than some data
+    # read directly by several: the two rankings differ.
+    assert [r.cid for r in by_total] != [r.cid for r in by_direct]
+
+
 # --- receipts -----------------------------------------------------------------------------
 
 

@@ -106,7 +106,13 @@ def test_refcount(scene: Scenario) -> None:
     code, out, _ = run("refcount", "--top", "2", "--json")
     rows = json.loads(out)
     assert rows[0] == {"cid": str(scene.module), "direct": 3, "indirect": 0, "total": 3}
-    assert len(rows) == 2
+    # Ranked by all uses (the default): words.txt, read by one job, feeds the other two.
+    assert rows[1] == {"cid": str(scene.data), "direct": 1, "indirect": 2, "total": 3}
+    code, out, _ = run("refcount", "--top", "3", "--by", "direct")
+    lines = out.splitlines()
+    assert lines[0] == f"{scene.module}  3 direct, 0 through other jobs, 3 in all"
+    assert len(lines) == 3
+    assert all(" 1 direct" in line for line in lines[1:])
     assert run("refcount")[0] == EXIT_USAGE
 
 

@@ -225,12 +225,22 @@ def _lineage_job(parent: Tree, job: LineageJob) -> None:
 @click.command()
 @click.argument("cid", metavar="CID", required=False)
 @click.option("--top", type=click.IntRange(min=1), help="List the N most used content CIDs.")
+@click.option(
+    "--by",
+    type=click.Choice(["total", "direct"]),
+    default="total",
+    show_default=True,
+    help="--top: rank by all uses (direct and through other jobs' outputs), or direct ones.",
+)
 @STORE
 @JSON
 @command
-def refcount(cid: str | None, top: int | None, store_location: str | None, as_json: bool) -> None:
+def refcount(
+    cid: str | None, top: int | None, by: str, store_location: str | None, as_json: bool
+) -> None:
     """How many final jobs use a content CID: directly, and through other jobs' outputs
-    (transitively). `--top N` lists the content read directly by the most jobs."""
+    (transitively). `--top N` lists the most used content, ranked by all uses (`--by
+    total`) or by direct ones (`--by direct`), with both counts."""
     from compiler.store import queries
 
     if (cid is None) == (top is None):
@@ -239,7 +249,7 @@ def refcount(cid: str | None, top: int | None, store_location: str | None, as_js
         if cid is not None:
             rows = [queries.refcount(store, queries.parse_cid(cid))]
         else:
-            rows = queries.most_used(store, top or 0)
+            rows = queries.most_used(store, top or 0, "total" if by == "total" else "direct")
     if as_json:
         _print_json(rows[0].to_json() if cid is not None else [r.to_json() for r in rows])
         return

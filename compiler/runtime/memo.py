@@ -10,6 +10,7 @@ in each file for `unordered` (UnixFS directories list their entries sorted alrea
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,37 @@ def _unordered_difference(store: Store, a: Link, b: Link) -> str | None:
         if left[name] != right[name]:
             return f"{name or 'the file'} differs beyond the order of its lines"
     return None
+
+
+def unordered_digest(store: Store, cid: Link) -> bytes | None:
+    """A digest of what `cid` holds up to the order of the lines in each file (UnixFS
+    lists a directory's entries sorted already): two CIDs whose contents are equal up
+    to that order, as DESIGN §3 defines `unordered`, have equal digests. None when the
+    store lacks a block of it (then only the CID itself can be compared)."""
+    from compiler.oracles.content import block_getter
+
+    try:
+        entries = sorted(_walk(cid.raw, block_getter(store), ""), key=lambda e: e[0])
+    except (unixfs_read.BlockMissing, unixfs_read.UnixFSError):
+        return None
+    digest = hashlib.sha256()
+
+    def feed(data: bytes) -> None:  # length-prefixed: no two sequences feed alike
+        digest.update(len(data).to_bytes(8, "big") + data)
+
+    for path, value in entries:
+        feed(path.encode())
+        if value is None:
+            feed(b"directory")
+        elif isinstance(value, tuple):
+            feed(b"symlink")
+            feed(value[1])
+        else:
+            assert isinstance(value, list)
+            feed(b"file %d" % len(value))
+            for line in value:
+                feed(line)
+    return digest.digest()
 
 
 def _walk(cid: bytes, get: unixfs_read.GetBlock, prefix: str) -> Iterator[tuple[str, object]]:

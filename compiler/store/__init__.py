@@ -123,6 +123,16 @@ class ReceiptEntry:
     started: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class UsageGraph:
+    """The call tree as binary CIDs: which job reads which content (`refs`), which job
+    feeds which (`edges`: upstream, downstream), and which jobs are final."""
+
+    refs: list[tuple[bytes, bytes]]
+    edges: list[tuple[bytes, bytes]]
+    finals: set[bytes]
+
+
 class Store(Protocol):
     """What every backend provides."""
 
@@ -205,6 +215,11 @@ class Store(Protocol):
         """`walk` forward and `walk` backward, at once."""
         ...
 
+    def chain_of(self, cid: Link) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
+        """`walks(cid)`, and `final_receipts` of `cid` and of every CID those records
+        lead to, at once (what a trace needs, in one round trip)."""
+        ...
+
     def final_receipts(self, cids: Iterable[Link]) -> dict[Link, int]:
         """The finals among `cids`, each with how many receipts it has (maybe none)."""
         ...
@@ -267,6 +282,10 @@ class Store(Protocol):
 
     def most_used(self, limit: int) -> list[tuple[Link, int]]:
         """The content CIDs read directly by the most final jobs, with that count."""
+        ...
+
+    def usage_graph(self) -> UsageGraph:
+        """The whole call tree as `refcount` walks it, for ranking all content at once."""
         ...
 
     # --- receipts -------------------------------------------------------------------------

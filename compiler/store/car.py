@@ -22,8 +22,10 @@ record, job and manifest; the first failure names the block's CID and nothing is
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -267,8 +269,30 @@ class ImportResult:
         }
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: an import or an export makes a few
+    objects a block (tuples, CIDs, decoded maps), none of them in a cycle, and the
+    collections their number triggers walk every live object again and again (a sixth
+    of an import's time). Reference counting still frees them; the collector runs again
+    afterwards, as it was."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def import_car(store: Store, stream: BinaryIO) -> ImportResult:
     """Import a CARv1 into `store`, all or nothing (see the module's docstring)."""
+    with collector_paused():
+        return _import_car(store, stream)
+
+
+def _import_car(store: Store, stream: BinaryIO) -> ImportResult:
     roots, sections = read_car(stream)
     ingest = Ingest(store)
     with store.transaction():
@@ -305,6 +329,11 @@ def gather(store: Store, roots: Iterable[Link], *, with_content: bool = False) -
     """Everything reachable from `roots` (see the module's docstring), gathered level by
     level with a few batched queries per level, whatever the number of roots. CIDs are
     kept binary here (an export holds tens of thousands, each in several sets)."""
+    with collector_paused():
+        return _gather(store, roots, with_content=with_content)
+
+
+def _gather(store: Store, roots: Iterable[Link], *, with_content: bool) -> Export:
     blocks: dict[bytes, bytes] = {}
     walked: set[bytes] = set()  # CIDs whose chains are gathered
     examined: set[bytes] = set()  # DAG-CBOR CIDs whose blocks were looked at

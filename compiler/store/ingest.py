@@ -229,7 +229,13 @@ class Ingest:
                 if entry is not None:
                     self._receipts.append(entry)
                     return
-            elif MANIFEST_KEY in plain and not ("ir" in plain and "task" in plain):
+            elif "ir" in plain and "task" in plain:
+                try:
+                    self._job(cid, identity.value_from_plain(plain))
+                    return
+                except identity.IdentityError:
+                    pass  # the IR way below says what is wrong
+            elif MANIFEST_KEY in plain:
                 manifest = Manifest.from_plain(cid, plain)
                 if manifest is not None:
                     self.manifests.append(manifest)
@@ -245,13 +251,17 @@ class Ingest:
         elif "receipt" in value and "sig" in value:
             self._receipts.append(_verified_receipt(cid, value))
         elif "ir" in value and "task" in value:
-            try:
-                job = identity.job_from_identity(value)
-            except (identity.IdentityError, ValueError) as exc:
-                raise IngestError(cid, f"not a valid job: {exc}") from None
-            self._jobs.append((cid, job))
+            self._job(cid, value)
         elif MANIFEST_KEY in value:
             self.manifests.append(Manifest.from_value(cid, value))
+
+    def _job(self, cid: Link, value: Value) -> None:
+        """Take a job's identity map; raises IngestError if it is not a valid job."""
+        try:
+            job = identity.job_from_identity(value)
+        except (identity.IdentityError, ValueError) as exc:
+            raise IngestError(cid, f"not a valid job: {exc}") from None
+        self._jobs.append((cid, job))
 
     def _plain_receipt(self, cid: Link, tree: dict[str, Any]) -> ReceiptEntry | None:
         """A receipt's entry from libipld's exact tree, when it is well formed and its

@@ -217,10 +217,13 @@ class PostgresStore(SQLStore):
 
     def _query(self, sql: str, params: Sequence[Any] = (), *, planned: bool = False) -> list[Row]:
         """Run a statement; `planned` (for large arrays) plans it for these parameters
-        instead of preparing it, and moves bytes as they are instead of in hex."""
+        instead of preparing it, and moves bytes both ways as they are, not in hex."""
         with self._connection() as conn:
             if planned:
-                cursor = conn.execute(self._sql(sql), params, prepare=False, binary=True)
+                # Binary parameters too (`%b`): an array of 10,000 CIDs in text is
+                # escaped element by element, with a regular expression each.
+                binary = self._sql(sql).replace("%s", "%b")
+                cursor = conn.execute(binary, params, prepare=False, binary=True)
             else:
                 cursor = conn.execute(self._sql(sql), params)
             return cursor.fetchall() if cursor.description else []

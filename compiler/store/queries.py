@@ -9,8 +9,8 @@ Each function takes an open `Store` and returns plain frozen dataclasses with a
   receipts) that its chain led to, wherever that chain was recorded.
 - `lineage(store, cid)`: which job made a content CID (from receipts), from which
   inputs, recursively up the call tree.
-- `refcount(store, cid)` / `most_used(store, n)`: how many final jobs use a content CID,
-  directly and through other jobs' outputs.
+- `refcount(store, cid)` / `most_used(store, n, by)`: how many final jobs use a content
+  CID, directly and through other jobs' outputs; the most used, ranked either way.
 - `reputation(store)`: for deterministic jobs with receipts from several nodes, how often
   each node agrees with the majority.
 - `disown(store, "pass@version")`: stop trusting a pass version's records.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from compiler.ir import Link
-from compiler.store import OutputRef, ReceiptRef, RecordRef, Store
+from compiler.store import OutputRef, ReceiptRef, RecordRef, Store, UsageGraph
 
 if TYPE_CHECKING:
     from compiler.driver import Compiled, CompileOptions
@@ -119,9 +119,9 @@ class Trace:
 
 def trace(store: Store, cid: Link) -> Trace:
     """The chain `cid` is on (any CID of it: document, original, intermediate, final)."""
-    forward, backward = store.walks(cid)
+    forward, backward, finals_found = store.chain_of(cid)
     everything = [*forward, *backward]
-    receipts = Counter(store.final_receipts({cid, *(r.target for r in everything)}))
+    receipts = Counter(finals_found)
     final_set = set(receipts)
     if not everything and cid not in final_set:
         raise QueryError(
@@ -538,9 +538,197 @@ def refcount(store: Store, cid: Link) -> Refcount:
     return Refcount(cid, direct, total)
 
 
-def most_used(store: Store, limit: int) -> list[Refcount]:
-    """The `limit` content CIDs read directly by the most final jobs, with their counts."""
-    return [refcount(store, cid) for cid, _ in store.most_used(limit)]
+RankBy = Literal["direct", "total"]
+
+
+def most_used(store: Store, limit: int, by: RankBy = "direct") -> list[Refcount]:
+    """The `limit` content CIDs used by the most final jobs, with both counts: ranked by
+    direct use (an index scan), or by `total` use, direct and transitive (every content
+    CID counted at once over the whole call tree: `transitive_counts`). Ties go to the
+    larger other count, then to the smaller CID."""
+    if by == "direct":
+        return [refcount(store, cid) for cid, _ in store.most_used(limit)]
+    counts = transitive_counts(store.usage_graph())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))
+    return [Refcount(Link(raw), direct, total) for raw, (direct, total) in ranked[:limit]]
+
+
+COUNT_CHUNK = 1 << 16
+"""Content CIDs counted together by `transitive_counts` (a bit each in every job's set)."""
+
+
+def transitive_counts(graph: UsageGraph) -> dict[bytes, tuple[int, int]]:
+    """For every content CID the call tree reads: how many final jobs read it directly,
+    and how many in all (directly, or downstream of a job that does), as `refcount`.
+
+    A walk per content CID costs the size of its downstream tree each time (a popular
+    data set's is most of the store). Instead every job gets the set of content CIDs it
+    depends on, as the bits of an integer (its own reads, or-ed with its upstream jobs'
+    sets, in topological order), and the final jobs' sets are added up bit by bit in a
+    bit-sliced counter (one integer per binary digit of the counts). Content CIDs go
+    `COUNT_CHUNK` at a time, and a job's set is dropped once its last downstream job has
+    taken it, so memory stays bounded; the cost is a few operations on integers of
+    `COUNT_CHUNK` bits per edge and per final job, for each chunk."""
+    contents = sorted({c for _, c in graph.refs})
+    position = {c: i for i, c in enumerate(contents)}
+    jobs = sorted({j for j, _ in graph.refs} | {j for e in graph.edges for j in e})
+    number = {j: i for i, j in enumerate(jobs)}
+    upstream: list[list[int]] = [[] for _ in jobs]
+    downstream: list[list[int]] = [[] for _ in jobs]
+    for up, down in set(graph.edges):
+        upstream[number[down]].append(number[up])
+        downstream[number[up]].append(number[down])
+    order = _topological(upstream, downstream)
+    final = [j in graph.finals for j in jobs]
+    reads: list[list[int]] = [[] for _ in jobs]
+    direct = [0] * len(contents)
+    for j, c in set(graph.refs):
+        reads[number[j]].append(position[c])
+        if final[number[j]]:
+            direct[position[c]] += 1
+    out: dict[bytes, tuple[int, int]] = {}
+    for start in range(0, len(contents), COUNT_CHUNK):
+        chunk = range(start, min(start + COUNT_CHUNK, len(contents)))
+        totals = _count_chunk(chunk, order, upstream, downstream, reads, final)
+        for i, total in zip(chunk, totals, strict=True):
+            out[contents[i]] = (direct[i], total)
+    return out
+
+
+def _topological(upstream: list[list[int]], downstream: list[list[int]]) -> tuple[list[int], int]:
+    """The jobs, each after its upstream jobs (Kahn's algorithm), and how many of them
+    are so ordered. Content addressing makes a cycle impossible (a job names its
+    upstream's CID), but a store may hold one (receipts are claims): the jobs on a cycle
+    or after one come last, in number order, and `_count_chunk` iterates over them."""
+    waiting = [len(u) for u in upstream]
+    ready = [j for j, n in enumerate(waiting) if n == 0]
+    order: list[int] = []
+    while ready:
+        j = ready.pop()
+        order.append(j)
+        for d in downstream[j]:
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                ready.append(d)
+    acyclic = len(order)
+    if acyclic < len(upstream):
+        placed = set(order)
+        order += [j for j in range(len(upstream)) if j not in placed]
+    return order, acyclic
+
+
+def _count_chunk(
+    chunk: range,
+    order: tuple[list[int], int],
+    upstream: list[list[int]],
+    downstream: list[list[int]],
+    reads: list[list[int]],
+    final: list[bool],
+) -> list[int]:
+    """How many final jobs depend on each of the content CIDs numbered in `chunk`."""
+    jobs, acyclic = order
+    sets: dict[int, int] = {}
+    pending = [len(d) for d in downstream]  # downstream jobs yet to take a job's set
+    counter = _BitSlicedCounter()
+
+    def own(j: int) -> int:
+        mine = 0
+        for c in reads[j]:
+            if c in chunk:
+                mine |= 1 << (c - chunk.start)
+        return mine
+
+    for j in jobs[:acyclic]:
+        mine = own(j) if reads[j] else 0
+        for u in upstream[j]:
+            mine |= sets[u]
+            pending[u] -= 1
+            if pending[u] == 0:
+                del sets[u]
+        if pending[j]:
+            sets[j] = mine
+        if final[j] and mine:
+            counter.add(mine)
+    # Jobs on a cycle or after one (never, but for a store that holds one): their sets
+    # are or-ed together until none grows, then counted.
+    rest = jobs[acyclic:]
+    for j in rest:
+        sets[j] = own(j)
+    grew = bool(rest)
+    while grew:
+        grew = False
+        for j in rest:
+            mine = sets[j]
+            for u in upstream[j]:
+                mine |= sets.get(u, 0)
+            if mine != sets[j]:
+                sets[j], grew = mine, True
+    for j in rest:
+        if final[j] and sets[j]:
+            counter.add(sets[j])
+    return counter.counts(len(chunk))
+
+
+class _BitSlicedCounter:
+    """Counts, for every bit position at once, how many of the integers added have that
+    bit set: `digits[k]` holds bit k of every count. Added integers wait in groups of
+    eight, summed by a tree of carry-save adders (Harley and Seal's popcount) into
+    `ones`, `twos` and `fours`, so a carry runs up the digits once a group, not once an
+    integer (five operations a number instead of some thirty, at 100k final jobs)."""
+
+    def __init__(self) -> None:
+        self.digits: list[int] = []
+        self.ones = self.twos = self.fours = 0
+        self.group: list[int] = []
+
+    def add(self, bits: int) -> None:
+        """Count the set bits of `bits`."""
+        self.group.append(bits)
+        if len(self.group) == 8:
+            self._fold(self.group)
+            self.group = []
+
+    def _fold(self, x: list[int]) -> None:
+        twos_a, self.ones = _csa(self.ones, x[0], x[1])
+        twos_b, self.ones = _csa(self.ones, x[2], x[3])
+        fours_a, self.twos = _csa(self.twos, twos_a, twos_b)
+        twos_a, self.ones = _csa(self.ones, x[4], x[5])
+        twos_b, self.ones = _csa(self.ones, x[6], x[7])
+        fours_b, self.twos = _csa(self.twos, twos_a, twos_b)
+        eights, self.fours = _csa(self.fours, fours_a, fours_b)
+        self._carry(eights, 3)
+
+    def _carry(self, bits: int, level: int) -> None:
+        """Add `bits` at digit `level` (each set bit counts 2**level)."""
+        digits = self.digits
+        digits.extend([0] * (level - len(digits)))
+        while bits:
+            if level == len(digits):
+                digits.append(bits)
+                return
+            digits[level], bits = digits[level] ^ bits, digits[level] & bits
+            level += 1
+
+    def counts(self, width: int) -> list[int]:
+        """The count of each of the `width` bit positions."""
+        for bits in self.group:
+            self._carry(bits, 0)
+        self._carry(self.ones, 0)
+        self._carry(self.twos, 1)
+        self._carry(self.fours, 2)
+        self.group, self.ones, self.twos, self.fours = [], 0, 0, 0
+        out = [0] * width
+        for k, digit in enumerate(self.digits):
+            for i, bit in enumerate(reversed(f"{digit:b}")):  # one pass over each digit
+                if bit == "1":
+                    out[i] += 1 << k
+        return out
+
+
+def _csa(a: int, b: int, c: int) -> tuple[int, int]:
+    """A carry-save adder on every bit position: (carries, sums) of a + b + c."""
+    u = a ^ b
+    return (a & b) | (u & c), u ^ c
 
 
 # --- reputation ---------------------------------------------------------------------------
@@ -613,8 +801,10 @@ class Reputation:
 def reputation(store: Store, node: str | None = None) -> Reputation:
     """For `strict` and `unordered` jobs with receipts from two nodes or more: which
     outcome (exit code, outputs, stdout) most nodes report, and for each node how often
-    it reports that. A node counts once per job (its latest receipt). A tie has no
-    majority: the job is `undecided` for the nodes that ran it. `node` keeps one row."""
+    it reports that; `unordered` jobs' outputs and stdout agree up to the order of the
+    lines in each file (DESIGN §3), when the store holds their blocks. A node counts once
+    per job (its latest receipt). A tie has no majority: the job is `undecided` for the
+    nodes that ran it. `node` keeps one row."""
     jobs = store.contested_jobs()
     by_job: dict[Link, dict[str, ReceiptRef]] = defaultdict(dict)
     for ref in store.receipt_refs(jobs):
@@ -622,16 +812,20 @@ def reputation(store: Store, node: str | None = None) -> Reputation:
     agreed: Counter[str] = Counter()
     undecided: Counter[str] = Counter()
     disagreed: dict[str, list[Disagreement]] = defaultdict(list)
+    digests: dict[Link, bytes | None] = {}
     for job, latest in by_job.items():
-        votes = Counter(r.outcome for r in latest.values())
+        outcomes: dict[str, object] = {n: r.outcome for n, r in latest.items()}
+        if len(set(outcomes.values())) > 1 and store.determinism(job) == "unordered":
+            outcomes = _unordered_outcomes(store, job, latest, digests)
+        votes = Counter(outcomes.values())
         (top, top_votes), *rest = votes.most_common()
         if rest and rest[0][1] == top_votes:
             for n in latest:
                 undecided[n] += 1
             continue
-        majority = tuple(sorted((r.cid for r in latest.values() if r.outcome == top), key=_raw))
+        majority = tuple(sorted((r.cid for n, r in latest.items() if outcomes[n] == top), key=_raw))
         for n, r in latest.items():
-            if r.outcome == top:
+            if outcomes[n] == top:
                 agreed[n] += 1
             else:
                 disagreed[n].append(Disagreement(job, r.cid, majority))
@@ -641,6 +835,30 @@ def reputation(store: Store, node: str | None = None) -> Reputation:
     rows = [NodeReputation(n, agreed[n], tuple(disagreed[n]), undecided[n]) for n in names]
     rows.sort(key=lambda r: (-r.score, -r.compared, r.node))
     return Reputation(len(by_job), tuple(rows))
+
+
+def _unordered_outcomes(
+    store: Store, job: Link, latest: dict[str, ReceiptRef], digests: dict[Link, bytes | None]
+) -> dict[str, object]:
+    """What each node's receipt of an `unordered` job claims, up to the order of lines in
+    each file (DESIGN §3): its exit code, and each output and stdout as the digest of
+    its contents in that order (`memo.unordered_digest`), or as its CID when the store
+    lacks its blocks (then only equal CIDs agree). `digests` caches them by CID."""
+    from compiler.runtime.memo import unordered_digest
+
+    def form(cid: Link) -> bytes:
+        if cid not in digests:
+            digests[cid] = unordered_digest(store, cid)
+        digest = digests[cid]
+        return b"lines:" + digest if digest is not None else b"cid:" + cid.raw
+
+    receipts = {r.cid: r for r in store.receipts(job)}
+    out: dict[str, object] = {}
+    for n, ref in latest.items():
+        receipt = receipts[ref.cid]
+        outputs = tuple(sorted((path, form(c)) for path, c in receipt.outputs.items()))
+        out[n] = (receipt.exit, outputs, form(receipt.stdout))
+    return out
 
 
 def _raw(link: Link) -> bytes:

@@ -33,6 +33,7 @@ from compiler.store import (
     ReceiptEntry,
     ReceiptRef,
     RecordRef,
+    UsageGraph,
 )
 
 if TYPE_CHECKING:
@@ -292,16 +293,22 @@ class SQLStore:
     def walk(self, cid: Link | Iterable[Link], direction: Direction) -> list[RecordRef]:
         """Every record reachable from `cid` (or from any of several CIDs) forward,
         trusted records followed, or backward; sorted by source, pass and CID."""
-        forward, backward = self._walk(cid, (direction,))
+        forward, backward, _ = self._walk(cid, (direction,))
         return forward if direction == "forward" else backward
 
     def walks(self, cid: Link | Iterable[Link]) -> tuple[list[RecordRef], list[RecordRef]]:
         """`walk` forward and backward, in one statement."""
-        return self._walk(cid, ("forward", "backward"))
+        forward, backward, _ = self._walk(cid, ("forward", "backward"))
+        return forward, backward
+
+    def chain_of(self, cid: Link) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
+        """`walks`, and `final_receipts` of `cid` and of every CID the records lead to,
+        in one statement (a trace: one round trip to the database)."""
+        return self._walk(cid, ("forward", "backward"), finals=True)
 
     def _walk(
-        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...]
-    ) -> tuple[list[RecordRef], list[RecordRef]]:
+        self, cid: Link | Iterable[Link], directions: tuple[Direction, ...], *, finals: bool = False
+    ) -> tuple[list[RecordRef], list[RecordRef], dict[Link, int]]:
         seeds = [cid.raw] if isinstance(cid, Link) else _raws(cid)
         # The recursions carry the records themselves, so no join follows them: a
         # planner that cannot tell how many rows a recursion makes may choose to scan
@@ -323,10 +330,30 @@ class SQLStore:
                 f" SELECT {columns} FROM records r WHERE r.{end} IN ({{marks}}) UNION {step})"
             )
             selects.append(f"SELECT '{w}', cid, pass, version, src, dst, disowned FROM {w}")
+        if finals:
+            # The finals among the seeds and among the CIDs the walks lead to, each
+            # with its receipts counted (in the `version` column); a CID in both comes
+            # twice. Each end probes the finals' index (in one statement with `OR`, or
+            # joined, PostgreSQL scanned all the finals instead).
+            count = "(SELECT COUNT(*) FROM receipts c WHERE c.job = r.cid)"
+            ends = " UNION ".join(f"SELECT dst FROM {_WALKS[d]}" for d in directions)
+            probe = self._step(
+                f"r.cid, {count} AS n", "finals", "r.cid = ends.dst", f"({ends}) ends"
+            )
+            selects += [
+                f"SELECT 'fin', r.cid, '', {count}, NULL, NULL, FALSE"
+                " FROM finals r WHERE r.cid IN ({marks})",
+                f"SELECT 'fin', e.cid, '', e.n, NULL, NULL, FALSE FROM ({probe}) e",
+            ]
         sql = f"WITH RECURSIVE {', '.join(walks)} {' UNION ALL '.join(selects)}"
-        rows = self._chunked(sql, seeds, times=len(directions)) if seeds else []
+        times = len(directions) + finals
+        rows = self._chunked(sql, seeds, times=times) if seeds else []
         found: dict[str, dict[bytes, RecordRef]] = {w: {} for w in _WALKS.values()}
+        counts: dict[Link, int] = {}
         for w, c, p, v, s, d, disowned in rows:
+            if w == "fin":
+                counts[Link(bytes(c))] = int(v)
+                continue
             found[str(w)][bytes(c)] = RecordRef(
                 Link(bytes(c)), str(p), int(v), Link(bytes(s)), Link(bytes(d)), bool(disowned)
             )
@@ -334,7 +361,7 @@ class SQLStore:
             sorted(found[w].values(), key=lambda r: (r.source.raw, r.pass_name, r.cid.raw))
             for w in (_WALKS["forward"], _WALKS["backward"])
         )
-        return forward, backward
+        return forward, backward, counts
 
     def finals_among(self, cids: Iterable[Link]) -> set[Link]:
         """Those of `cids` some compile ended at."""
@@ -474,7 +501,11 @@ class SQLStore:
             "WITH RECURSIVE reach(job) AS ("
             " SELECT job FROM job_refs WHERE content = ?"
             " UNION"
-            f" {self._step('r.downstream', 'job_edges', 'r.upstream = reach.job')}"
+            # Joined, not a probe per row (`_step`): this walk may cover most of the call
+            # tree, and PostgreSQL then hashes job_edges once (the hash is kept across
+            # the recursion's steps: its side has no parameter) instead of probing the
+            # index for each of 100,000 jobs (half the time at 20,000 jobs).
+            " SELECT r.downstream FROM reach JOIN job_edges r ON r.upstream = reach.job"
             ") SELECT COUNT(*) FROM reach JOIN finals f ON f.cid = reach.job",
             (content.raw,),
         )
@@ -489,6 +520,16 @@ class SQLStore:
             (limit,),
         )
         return [(Link(bytes(c)), int(n)) for c, n in rows]
+
+    def usage_graph(self) -> UsageGraph:
+        """The whole call tree as `refcount` walks it: job_refs, job_edges, finals."""
+        refs = [(bytes(j), bytes(c)) for j, c in self._query("SELECT job, content FROM job_refs")]
+        edges = [
+            (bytes(u), bytes(d))
+            for u, d in self._query("SELECT upstream, downstream FROM job_edges")
+        ]
+        finals = {bytes(f) for (f,) in self._query("SELECT cid FROM finals")}
+        return UsageGraph(refs, edges, finals)
 
     # --- receipts -------------------------------------------------------------------------
 
@@ -670,9 +711,24 @@ class SQLStore:
             self._exec(f"DELETE FROM cache {where}", params)
         return int(row[0]) if row else 0
 
+    PLANNED_TABLES: ClassVar[tuple[str, ...]] = (
+        "records",
+        "finals",
+        "disowned",
+        "jobs",
+        "job_refs",
+        "job_awaits",
+        "job_edges",
+        "receipts",
+        "receipt_outputs",
+        "aliases",
+    )
+    """The tables whose statistics steer a plan: not `blocks` (only ever read by primary
+    key, and the largest: sampling it was half of an import's ANALYZE) nor `cache`."""
+
     def optimize(self) -> None:
         """Refresh the query planner's statistics (after a large import)."""
-        self._exec("ANALYZE")
+        self._exec(f"ANALYZE {', '.join(self.PLANNED_TABLES)}")
 
     # --- migrations -----------------------------------------------------------------------
 
