@@ -782,6 +782,7 @@ def _load_yaml(
 ) -> tuple[Any, dict[str, Span], dict[str, Span]]:
     import yaml
     from yaml import events as ev
+    from yaml._yaml import CParser
 
     spans: dict[str, Span] = {}
     key_spans: dict[str, Span] = {}
@@ -896,8 +897,9 @@ def _load_yaml(
     def is_key_position() -> bool:
         return bool(stack) and stack[-1].is_map and stack[-1].key is _NO_KEY
 
+    parser = CParser(text)
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        for event in iter(parser.get_event, None):  # as `yaml.parse`, without a generator
             kind = type(event)
             event_: Any = event
             if kind is ev.ScalarEvent:
@@ -997,6 +999,8 @@ def _load_yaml(
         raise SpecError(
             error(f"invalid YAML: {exc}", span=Span(name, 1, 1), code="syntax")
         ) from None
+    finally:
+        parser.dispose()
     if diags:
         raise SpecError(diags)
     if root is _NO_KEY:
