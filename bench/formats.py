@@ -10,20 +10,22 @@ the same documents, interleaved, best of `--runs` after a warm-up:
 
 - parse: the plain library parse of the syntax — PyYAML's C loader (`CSafeLoader`) for
   YAML, `orjson.loads` for JSON, lark's LALR parser for the Jobfile;
-- load: jobc's loader (`frontends.loader.load`: YAML 1.2 core, positions of every value,
-  limits; for the Jobfile, the lark parse with positions);
+- load: jobc's loader (`frontends.loader.load`: YAML 1.2 core, limits, the positions
+  found again when a diagnostic asks; for the Jobfile, the lark parse with positions);
 - compile: `compile_document(raw, name)`, the whole pipeline (front-end, normalize,
   link-workflow, resolve-awaits, resolve-images, resolve-content, lower, the chain's
   CIDs), the documents of a format compiled as the files of one `jobc` run are (one
   session: the store is opened once).
 
-The target (issue 7): the compile overhead — what compiling adds to reading the YAML,
-`(compile - load) / load` — at most 1.5 times the parse alone, for the YAML formats. The
-ratios of the whole compile to jobc's loader and to the library parse are printed too,
-and the stricter reading of the target, `(compile - parse) / parse` against the bare
-library parse (jobc's loader counted as overhead).
-The last column is the overhead without the `lower` pass (its toolchain oracle asks the
-store about every WASM job): it shows what the front-ends and the other passes cost.
+The target (issue 7): the compile overhead — everything compiling does beyond the
+library's parse of the same text, `(compile - parse) / parse` — at most 1.5 times the
+parse alone, for the YAML formats; jobc's own loader counts as overhead. The other
+reading, what compiling adds to jobc's loader (`(compile - load) / load`), is printed
+beside it (`vs load`): it was the reading while the loader was slower than the library
+parse, and says little now that it is faster (a faster loader makes that ratio larger).
+The `w/o lower` column is the overhead without the `lower` pass (its toolchain oracle
+asks the store about every WASM job), against the parse: it shows what the front-ends
+and the other passes cost.
 Times are CPU times of this process (`time.process_time`): the machine may be shared,
 and CPU time counts only this process's work; ratios of times measured side by side,
 interleaved, hold better still.
@@ -216,7 +218,7 @@ def parser(fmt: str, name: str) -> Callable[[bytes], object]:
 
 
 def loader(fmt: str, name: str) -> Callable[[bytes], object]:
-    """jobc's reading of the syntax (positions, YAML 1.2 core, limits)."""
+    """jobc's reading of the syntax (YAML 1.2 core, limits, positions when asked)."""
     if fmt == "jobfile":
         from compiler.frontends.jobfile import parse_tree
 
@@ -265,12 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     made = documents(opts.n)
     header = (
         f"{'format':<26}{'parse/s':>11}{'load/s':>11}{'compile/s':>12}"
-        f"{'÷ parse':>9}{'÷ load':>8}{'overhead':>10}{'w/o lower':>11}"
+        f"{'load÷parse':>11}{'overhead':>10}{'w/o lower':>11}{'vs load':>9}"
     )
     print(header)
     print("-" * len(header))
     ok = True
-    strict: dict[str, float] = {}
     for fmt, (name, docs) in made.items():
         base = fmt.split(" ")[0]
         parse_t, load_t, compile_t, unlowered_t = best_times(
@@ -284,31 +285,23 @@ def main(argv: list[str] | None = None) -> int:
             opts.runs,
         )
         n = len(docs)
-        overhead = (compile_t - load_t) / load_t
+        overhead = (compile_t - parse_t) / parse_t
         verdict = ""
         if fmt in YAML_FORMATS:
-            strict[fmt] = (compile_t - parse_t) / parse_t
             passed = overhead <= TARGET
             ok &= passed
             verdict = "  ok" if passed else f"  over {TARGET}×"
         print(
             f"{fmt:<26}{n / parse_t:>11,.0f}{n / load_t:>11,.0f}{n / compile_t:>12,.0f}"
-            f"{compile_t / parse_t:>8.2f}×{compile_t / load_t:>7.2f}×{overhead:>9.2f}×"
-            f"{(unlowered_t - load_t) / load_t:>10.2f}×{verdict}",
+            f"{load_t / parse_t:>10.2f}×{overhead:>9.2f}×"
+            f"{(unlowered_t - parse_t) / parse_t:>10.2f}×"
+            f"{(compile_t - load_t) / load_t:>8.2f}×{verdict}",
             flush=True,
         )
     print(
-        f"\ntarget: compile overhead (compile − load) ≤ {TARGET}× the load, for the YAML "
-        f"formats ({', '.join(YAML_FORMATS)}): {'met' if ok else 'NOT met'}"
-    )
-    # The stricter reading: jobc's own loader (positions, YAML 1.2, limits) counted as
-    # overhead too, against the library's bare parse.
-    print(
-        "against the library parse alone, (compile − parse) ÷ parse: "
-        + ", ".join(
-            f"{fmt} {ratio:.2f}×{'' if ratio <= TARGET else ' (over)'}"
-            for fmt, ratio in strict.items()
-        )
+        f"\ntarget: compile overhead (compile − parse) ÷ parse ≤ {TARGET}×, the parse being "
+        f"the library's alone, for the YAML formats ({', '.join(YAML_FORMATS)}): "
+        f"{'met' if ok else 'NOT met'}"
     )
     return 0 if ok else 1
 

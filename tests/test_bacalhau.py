@@ -315,6 +315,50 @@ def test_stash_puts_back_what_bacalhau_cannot_say() -> None:
     assert compile_data(spec).cid == compile_data(data).cid
 
 
+@pytest.mark.parametrize(
+    ("stash", "rebuilt"),
+    [
+        ({"determinism": "strict", "execution": {"retries": 2}, "meta": {"team": "ml"}}, True),
+        ({"execution": {"retries": 2}, "meta": {"team": "ml"}}, False),  # nothing to rebuild
+    ],
+)
+def test_stash_is_read_once_for_all_it_holds(
+    stash: dict[str, Any], rebuilt: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stash's JSON is read once for the identity it puts back and the execution
+    options and meta it holds, and gives what the text-level functions give."""
+    from compiler.frontends.bacalhau import common
+
+    text = json.dumps(stash)
+    data = json.loads(json.dumps(HELLO))
+    data["Meta"] = {"owner": "ada", "jobc.stash": text}
+    plain = compile_data(HELLO, passes=())
+    reads: list[str] = []
+    real = common.read_stash
+    monkeypatch.setattr(common, "read_stash", lambda t: reads.append(t) or real(t))
+    c = compile_data(data, passes=())
+    assert reads == [text]
+    monkeypatch.setattr(common, "read_stash", real)
+    assert c.job == (common.apply_stash(plain.job, text) if rebuilt else plain.job)
+    execution, meta = common.stash_extras(text)
+    assert c.execution == {**plain.execution, **execution}
+    assert c.meta == {**meta, **plain.meta, "annotations": {"owner": "ada"}}
+
+
+def test_an_unreadable_stash_is_one_error() -> None:
+    data = json.loads(json.dumps(HELLO))
+    data["Meta"] = {"jobc.stash": '{"determinism": '}
+    with pytest.raises(SpecError) as caught:
+        compile_data(data, passes=())
+    (diag,) = caught.value.diagnostics
+    assert diag.code == "stash"
+    assert diag.message.startswith("the `jobc.stash` in Meta cannot be read: not JSON")
+    assert diag.span is not None
+    lines = yaml.safe_dump(data, sort_keys=False).splitlines()
+    (line,) = [i for i, text in enumerate(lines, 1) if "jobc.stash" in text]
+    assert (diag.span.line, diag.span.column) == (line, lines[line - 1].index("'{") + 1)
+
+
 def test_wrapper_field_not_identity() -> None:
     data = {"Job": HELLO, "Force": True, "Comment": "retry"}
     c = compile_data(data)

@@ -275,6 +275,7 @@ def straightforward(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(jobspec1, "read_clean", lambda tree, plain=False: None)
     monkeypatch.setattr(loader, "_json_fast", lambda text, limits: loader._UNDECIDED)
+    monkeypatch.setattr(loader, "_load_yaml_fast", lambda text, limits: (loader._UNDECIDED, False))
     monkeypatch.setattr(reader, "_clean_env", lambda value: None)
     monkeypatch.setattr(reader, "plain_value", decline)
     monkeypatch.setattr(reader, "_writable", lambda value: False)
@@ -528,6 +529,199 @@ def test_json_value_limit() -> None:
             loader._load_json("t.json", text, limits)
         assert caught.value.diagnostics[0].code == "too-many-values"
     assert loader._load_json("t.json", "[" + ",".join(["1"] * 8) + "]", limits) == [1] * 8
+
+
+# --- YAML: the position-free reading and the exact one ------------------------------------
+
+
+def _yaml_outcome(text: str, *, fast: bool) -> Any:
+    """The tree, plainness and every span `load` gives (or the diagnostics), with the
+    position-free reading on or off."""
+    saved = loader._load_yaml_fast
+    if not fast:
+        loader._load_yaml_fast = lambda text, limits: (loader._UNDECIDED, False)  # type: ignore[assignment]
+    try:
+        doc = load("t.yaml", text.encode())
+    except SpecError as exc:
+        return ("error", [(d.code, d.message, d.span, d.hint) for d in exc.diagnostics])
+    finally:
+        loader._load_yaml_fast = saved  # type: ignore[assignment]
+    _, spans, key_spans = loader._load_yaml("t.yaml", doc.text, DEFAULT_LIMITS)
+    places = [doc.span(p) for p in spans] + [doc.span(p, key=True) for p in key_spans]
+    places += [doc.span(p + "/absent") for p in spans]  # the nearest present ancestor
+    return ("ok", _typed(doc.tree), places)
+
+
+def _readable_yaml() -> Iterator[tuple[str, str]]:
+    """(name, text) of every corpus YAML document that reads."""
+    for name, raw in CORPUS:
+        if name.endswith((".yaml", ".yml")):
+            text = loader.decode_text(name, raw, DEFAULT_LIMITS)
+            try:
+                loader._load_yaml(name, text, DEFAULT_LIMITS)
+            except SpecError:
+                continue
+            yield name, text
+
+
+def test_yaml_fast_path_gives_the_exact_tree() -> None:
+    """The position-free reading gives the tree the exact one gives, types and order of
+    maps included, and says `plain` only of trees JSON can write."""
+    decided = undecided = 0
+    for name, text in _readable_yaml():
+        fast, plain = loader._load_yaml_fast(text, DEFAULT_LIMITS)
+        if fast is loader._UNDECIDED:
+            undecided += 1  # `!!binary` from a mutated spec, an anchor in a test case
+            continue
+        exact, _, _ = loader._load_yaml(name, text, DEFAULT_LIMITS)
+        assert _typed(fast) == _typed(exact), name
+        assert plain == reader._writable(exact), name
+        decided += 1
+    assert decided > 300
+    assert undecided > 5
+
+
+def test_yaml_positions_are_found_when_first_asked() -> None:
+    """A document the fast path read has no positions until a diagnostic asks; then it
+    has every one the exact reading gives."""
+    text = "a: 1\nb:\n  - x\n  - {c: 'd'}\n"
+    doc = load("t.yaml", text.encode())
+    assert doc._spans is None
+    assert doc.plain
+    _, spans, key_spans = loader._load_yaml("t.yaml", text, DEFAULT_LIMITS)
+    assert (doc.span("/b/1/c").line, doc.span("/b/1/c").column) == (4, 9)
+    assert (doc.span("/b/1/c", key=True).line, doc.span("/b/1/c", key=True).column) == (4, 6)
+    assert (doc._spans, doc._key_spans) == (spans, key_spans)
+
+
+def test_a_clean_yaml_compile_finds_no_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compile without diagnostics never reads the document the exact way; a warning
+    makes it read once, and placed where the eager reading placed it."""
+    calls: list[str] = []
+    real = loader._load_yaml
+
+    def counted(name: str, text: str, limits: loader.Limits) -> Any:
+        calls.append(name)
+        return real(name, text, limits)
+
+    monkeypatch.setattr(loader, "_load_yaml", counted)
+    passes = tuple(  # as in test_clean_specs_compile_without_diagnostics
+        p for p in default_pipeline() if p.name not in ("resolve-content", "resolve-images")
+    )
+    for i, spec in enumerate(CLEAN):
+        raw = yaml.safe_dump(spec, sort_keys=False).encode()
+        assert not compile_bytes(raw, f"clean{i}.yaml", CompileOptions(passes=passes)).diagnostics
+    assert calls == []
+    text = b"jobspec: 1\ntask:\n  engine: wasm\n  module: s3://bucket/main.wasm\n"
+    c = compile_bytes(text, "w.yaml", CompileOptions(offline=True))
+    (warning,) = c.diagnostics
+    assert warning.span is not None
+    assert (warning.span.line, warning.span.column) == (4, 11)
+    assert calls == ["w.yaml"]
+
+
+_TRICKY_YAML = [
+    "a: &x [1, 2]\nb: *x\n",  # an anchor and an alias
+    "a: &x 1\n",  # an anchor alone
+    "base: &b {k: 1}\nc:\n  <<: *b\n  k: 2\n",  # a merge key, overridden
+    "c: {<<: {k: 1}, j: 2}\n",  # a merge key without an anchor
+    "'<<': 1\n",  # a quoted `<<` is a plain key in the exact reading
+    "a: 1\na: 2\n",  # a duplicate key
+    "a: {b: 1, b: 2}\n",
+    "1: a\n",  # keys that are not strings
+    "null: a\n",
+    "true: a\n",
+    "[a]: 1\n",  # a collection as a key
+    "? {a: 1}\n: 2\n",
+    "a: !!binary aGVsbG8=\n",  # tags
+    "a: !!str 1\n",
+    "a: !!int '7'\n",
+    "a: !!float 1\n",
+    "a: !local x\n",
+    "a: ! 1\n",
+    "a: .inf\nb: -.Inf\nc: .nan\nd: 1e999\n",  # not plain, but read the same
+    "a: 0x" + "f" * 4000 + "\n",  # an integer too large
+    "a: " + "1" * 5000 + "\n",
+    "a: 0o17\nb: 0x1F\nc: 017\nd: +1\ne: -0\nf: 1.5\ng: .5\nh: ~\ni: on\nj: yes\n",
+    "a: ''\nb: \"\"\nc:\nd: |\n  x\ne: >-\n  y\n",
+    "a: 1\n---\nb: 2\n",  # two documents
+    "---\na: 1\n...\n",
+    "",  # empty
+    "# only a comment\n",
+    "just a string\n",
+    "[1, [2, [3]]]\n",
+    "a: [1, 2\n",  # invalid YAML
+    "a:\n\t- 1\n",
+    "a: b: c\n",
+    "x: " + "[" * 70 + "]" * 70 + "\n",  # too deep
+    "x: " + "[" * 64 + "]" * 64 + "\n",
+    "x: " + "{a: " * 63 + "1" + "}" * 63 + "\n",
+    "\ufeffa: 1\n",
+    "a: \u2028b\n",
+    'k: "\\ud800"\n',
+]
+
+
+@pytest.mark.parametrize("text", _TRICKY_YAML)
+def test_yaml_fast_path_changes_no_outcome(text: str) -> None:
+    """Tree, positions and diagnostics, with the position-free reading on and off."""
+    assert _yaml_outcome(text, fast=True) == _yaml_outcome(text, fast=False)
+
+
+def test_yaml_value_limit() -> None:
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_nodes=10)
+    assert loader._load_yaml_fast("[" + ",".join(["1"] * 9) + "]", limits) == ([1] * 9, True)
+    tree, _ = loader._load_yaml_fast("[" + ",".join(["1"] * 10) + "]", limits)
+    assert tree is loader._UNDECIDED
+    with pytest.raises(SpecError) as caught:
+        load("t.yaml", ("[" + ",".join(["1"] * 10) + "]").encode(), limits=limits)
+    assert caught.value.diagnostics[0].code == "too-many-values"
+
+
+_YAML_TOKENS = (
+    "a", "b", "'q'", '"d\\"q"', "1", "-2", "0x1F", "0o7", "017", "1.5", "1e3", ".inf",
+    "-.inf", ".nan", "~", "null", "Null", "true", "False", "yes", "on", "''", "<<", "&a x",
+    "*a", "!!str 1", "!!binary aGk=", "!!int x", "|\n  block", "2001-01-01", "+", "-", ".",
+    "0x", "1_000", "é", "a b", "[]", "{}",
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.recursive(
+        st.sampled_from(_YAML_TOKENS),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.lists(
+                st.tuples(st.sampled_from(["a", "b", "1", "<<", "'a'", "~"]), inner), max_size=4
+            ),
+        ),
+        max_leaves=12,
+    ),
+    st.booleans(),
+)
+def test_yaml_fast_path_agrees_with_the_exact_path(data: Any, flow: bool) -> None:
+    """Generated documents, in block or flow style: duplicate and odd keys, anchors and
+    aliases, tags, scalars of every YAML 1.2 core type (maps are written as pair lists)."""
+
+    def block(v: Any, indent: str) -> str:
+        if isinstance(v, list) and v and all(isinstance(x, tuple) for x in v):
+            return "".join(f"\n{indent}{k}:" + block(x, indent + "  ") for k, x in v)
+        if isinstance(v, list) and v:
+            return "".join(f"\n{indent}-" + block(x, indent + "  ") for x in v)
+        if isinstance(v, list):
+            return " []"
+        return " " + v.replace("\n", "\n" + indent)
+
+    def flowed(v: Any) -> str:
+        if isinstance(v, list) and v and all(isinstance(x, tuple) for x in v):
+            return "{" + ", ".join(f"{k}: {flowed(x)}" for k, x in v) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(flowed(x) for x in v) + "]"
+        return json.dumps(v) if "\n" in v else v
+
+    text = flowed(data) + "\n" if flow else "top:" + block(data, "  ") + "\n"
+    assert _yaml_outcome(text, fast=True) == _yaml_outcome(text, fast=False)
 
 
 def test_reader_fast_checks() -> None:

@@ -8,6 +8,10 @@ YAML is read as YAML 1.2 core (`on`, `yes`, `0777` are strings, not booleans or
 octal), from libyaml's event stream with an explicit stack: no recursion, so a deeply
 nested document is a diagnostic, not a crash. Aliases are allowed, but their expansion
 is bounded (a "billion laughs" document is an error). Duplicate keys are errors.
+A plain document (no anchor, alias, tag, merge key, duplicate or non-string key, within
+the limits: nearly every job) is read by `_load_yaml_fast`, which keeps no positions;
+anything else, and the positions of a plain document once a diagnostic asks for one,
+by `_load_yaml`, which makes the same tree and notes where every value stands.
 
 JSON is read with orjson when the document is plainly valid (no duplicate keys, no
 floats: see `_json_fast`), else with Python's C decoder, which reports exactly what is
@@ -18,6 +22,7 @@ wrong; positions are computed only when a diagnostic needs them, by parsing agai
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,8 +94,10 @@ class SourceDocument:
             # The text was read already, so it is valid JSON: a scan finds the places
             # (the lark parser, several times slower, is for documents that do not read).
             self._spans, self._key_spans = json_spans(self.name, self.text)
-        else:  # YAML spans are made while reading
-            self._spans, self._key_spans = {}, {}
+        else:
+            # Read again, the exact way: `_load_yaml_fast` read it, so this gives the
+            # same tree, and no diagnostic.
+            _, self._spans, self._key_spans = _load_yaml(self.name, self.text, self.limits)
 
 
 def _span_at(name: str, text: str, offset: int) -> Span:
@@ -144,6 +151,9 @@ def load(
     if syn == "json":
         tree, plain = _load_json_plain(name, text, limits)
         return SourceDocument(name, raw, text, "json", tree, limits=limits, plain=plain)
+    tree, plain = _load_yaml_fast(text, limits)
+    if tree is not _UNDECIDED:  # the positions are found when a diagnostic needs one
+        return SourceDocument(name, raw, text, "yaml", tree, limits=limits, plain=plain)
     tree, spans, key_spans = _load_yaml(name, text, limits)
     return SourceDocument(name, raw, text, "yaml", tree, spans, key_spans, limits)
 
@@ -645,6 +655,110 @@ def resolve_plain(value: str) -> Any:
     return value
 
 
+def _load_yaml_fast(text: str, limits: Limits) -> tuple[Any, bool]:
+    """The tree of a plain YAML document and whether it is plain (`SourceDocument.plain`),
+    or `(_UNDECIDED, False)`: then `_load_yaml` reads it (and reports what is wrong).
+
+    Plain: no anchor, alias, tag or merge key, string keys each given once, within the
+    depth and value limits, and valid YAML. What is read is what `_load_yaml` reads,
+    without a position, a JSON pointer or a call per value: this is the hot path of every
+    YAML compile, at about half of libyaml's own `CSafeLoader` load. Anything else is
+    left undecided, never guessed at: the exact path has the one reading of it.
+    """
+    import yaml
+    from yaml import events
+    from yaml._yaml import CParser
+
+    scalar_event, alias_event = events.ScalarEvent, events.AliasEvent
+    map_start, seq_start = events.MappingStartEvent, events.SequenceStartEvent
+    map_end, seq_end = events.MappingEndEvent, events.SequenceEndEvent
+    first_chars = _FIRST_CHARS_OF_NON_STRINGS
+    max_depth = limits.max_depth
+    quoted = (False, True)
+    parents: list[Any] = []  # the open collections around `top`, outermost first
+    parent_keys: list[Any] = []  # the key each of them waits to give a value, if a map
+    top: Any = None  # the innermost open collection (None: at the document's top)
+    key: Any = _NO_KEY  # the key `top` (a map) waits to give a value
+    root: Any = _NO_KEY
+    values = 0  # as `_load_yaml` counts them: every scalar (keys too) and collection
+    documents = 0
+    plain = True
+    parser = CParser(text)
+    event: Any  # the stubs type events as their base class
+    try:
+        # `get_event` gives None after the stream's end: no generator in between.
+        for event in iter(parser.get_event, None):
+            kind = type(event)
+            if kind is scalar_event:
+                if event.anchor is not None or event.tag is not None:
+                    return _UNDECIDED, False
+                value = event.value
+                values += 1
+                if (
+                    not event.style
+                    and event.implicit != quoted
+                    and (not value or value[0] in first_chars)
+                ):
+                    try:
+                        value = resolve_plain(value)
+                    except ValueError:  # more than MAX_INT_DIGITS digits
+                        return _UNDECIDED, False
+                    if type(value) is int:
+                        if abs(value) >= _INT_TOO_BIG:
+                            return _UNDECIDED, False
+                    elif type(value) is float and not math.isfinite(value):
+                        plain = False
+            elif kind is map_start or kind is seq_start:
+                if (
+                    event.anchor is not None
+                    or event.tag is not None
+                    or (key is _NO_KEY and type(top) is dict)  # a collection as a key
+                    or len(parents) >= max_depth
+                ):
+                    return _UNDECIDED, False
+                values += 1
+                parents.append(top)
+                parent_keys.append(key)
+                top = {} if kind is map_start else []
+                key = _NO_KEY
+                continue
+            elif kind is map_end or kind is seq_end:
+                value = top
+                top = parents.pop()
+                key = parent_keys.pop()
+            elif kind is alias_event:
+                return _UNDECIDED, False
+            elif kind is events.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return _UNDECIDED, False
+                continue
+            else:
+                continue
+            # Place the value: in a map, first as the key, then as the key's value.
+            if type(top) is dict:
+                if key is _NO_KEY:
+                    if type(value) is not str or value == "<<":
+                        return _UNDECIDED, False
+                    key = value
+                elif key in top:
+                    return _UNDECIDED, False
+                else:
+                    top[key] = value
+                    key = _NO_KEY
+            elif top is None:
+                root = value
+            else:
+                top.append(value)
+    except yaml.YAMLError:
+        return _UNDECIDED, False
+    finally:
+        parser.dispose()
+    if values > limits.max_nodes:
+        return _UNDECIDED, False
+    return (None if root is _NO_KEY else root), plain
+
+
 class _Frame:
     __slots__ = ("anchor", "container", "is_map", "key", "key_span", "merged", "pointer", "size")
 
@@ -668,6 +782,7 @@ def _load_yaml(
 ) -> tuple[Any, dict[str, Span], dict[str, Span]]:
     import yaml
     from yaml import events as ev
+    from yaml._yaml import CParser
 
     spans: dict[str, Span] = {}
     key_spans: dict[str, Span] = {}
@@ -782,8 +897,9 @@ def _load_yaml(
     def is_key_position() -> bool:
         return bool(stack) and stack[-1].is_map and stack[-1].key is _NO_KEY
 
+    parser = CParser(text)
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        for event in iter(parser.get_event, None):  # as `yaml.parse`, without a generator
             kind = type(event)
             event_: Any = event
             if kind is ev.ScalarEvent:
@@ -883,6 +999,8 @@ def _load_yaml(
         raise SpecError(
             error(f"invalid YAML: {exc}", span=Span(name, 1, 1), code="syntax")
         ) from None
+    finally:
+        parser.dispose()
     if diags:
         raise SpecError(diags)
     if root is _NO_KEY:

@@ -411,9 +411,16 @@ class BacalhauReader(ExtensionReader):
             x=FrozenMap(self.x),
         )
         if self.stash is not None:
-            if has_identity(self.stash[1]):
-                job = self.apply_stash(job, *self.stash)
-            execution, meta = stash_extras(self.stash[1])
+            # Read once: whether it rebuilds the job, what it puts back, what else it holds.
+            pointer, text = self.stash
+            try:
+                data = read_stash(text)
+            except ValueError as exc:
+                self.stash_error(pointer, exc)
+                data = {}
+            if set(data) & set(STASH_FIELDS):
+                job = self.apply_stash(job, pointer, data)
+            execution, meta = extras_of(data)
             self.execution = merge_execution(execution, self.execution)
             self.meta = merge_meta(meta, self.meta)
         self.sink.raise_if_errors()
@@ -426,19 +433,22 @@ class BacalhauReader(ExtensionReader):
             diagnostics=tuple(self.diagnostics),
         )
 
-    def apply_stash(self, job: Job, pointer: str, text: str) -> Job:
-        """Put back what an emitter could not say in Bacalhau's terms (`jobc.stash`)."""
+    def apply_stash(self, job: Job, pointer: str, data: dict[str, Any]) -> Job:
+        """Put back what an emitter could not say in Bacalhau's terms (`jobc.stash`,
+        read by `read_stash`)."""
         try:
-            stash = apply_stash(job, text)
+            return apply_stash_data(job, data)
         except (ValueError, identity.IdentityError) as exc:
-            self.error(
-                pointer,
-                f"the `{STASH_KEY}` in Meta cannot be read: {exc}",
-                "it is written by `jobc export`/`jobc migrate`; remove it or restore it",
-                code="stash",
-            )
+            self.stash_error(pointer, exc)
             return job
-        return stash
+
+    def stash_error(self, pointer: str, exc: Exception) -> None:
+        self.error(
+            pointer,
+            f"the `{STASH_KEY}` in Meta cannot be read: {exc}",
+            "it is written by `jobc export`/`jobc migrate`; remove it or restore it",
+            code="stash",
+        )
 
 
 # --- the stash ----------------------------------------------------------------------------
@@ -453,12 +463,13 @@ def has_identity(text: str) -> bool:
     """Whether a stash holds identity fields (else the job needs no rebuilding); a stash
     that cannot be read says so when it is applied."""
     try:
-        return bool(set(_stash_data(text)) & set(STASH_FIELDS))
+        return bool(set(read_stash(text)) & set(STASH_FIELDS))
     except ValueError:
         return True
 
 
-def _stash_data(text: str) -> dict[str, Any]:
+def read_stash(text: str) -> dict[str, Any]:
+    """The fields of a stash (its JSON), or ValueError saying why it cannot be read."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -475,9 +486,14 @@ def stash_extras(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The execution options and meta a stash holds (read after `apply_stash`, which
     reports a stash that cannot be read: then there are none)."""
     try:
-        data = _stash_data(text)
+        data = read_stash(text)
     except ValueError:
         return {}, {}
+    return extras_of(data)
+
+
+def extras_of(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The execution options and meta of a stash's fields (`read_stash`)."""
     execution, meta = data.get("execution", {}), data.get("meta", {})
     return (execution if isinstance(execution, dict) else {}), (
         meta if isinstance(meta, dict) else {}
@@ -507,7 +523,12 @@ def merge_meta(stashed: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
 def apply_stash(job: Job, text: str) -> Job:
     """`job` with the identity fields of a stash (DAG-JSON of identity-map pieces) put
     back: task fields and top-level fields replace, inputs and `x` entries add."""
-    data = {k: v for k, v in _stash_data(text).items() if k in STASH_FIELDS}
+    return apply_stash_data(job, read_stash(text))
+
+
+def apply_stash_data(job: Job, fields: dict[str, Any]) -> Job:
+    """`apply_stash` with the stash's fields read (`read_stash`)."""
+    data = {k: v for k, v in fields.items() if k in STASH_FIELDS}
     stash = identity.from_dag_json(data)
     assert isinstance(stash, FrozenMap)
     base = dict(freeze(identity.identity_map(job)))  # type: ignore[arg-type]

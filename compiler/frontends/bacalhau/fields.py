@@ -80,7 +80,15 @@ class Fields:
 
     def sub(self, name: str) -> Fields:
         """Field `name` as a map of its own (empty when absent or null)."""
-        return Fields(self.reader, self.get(name), self.at(name), self.label(name))
+        # `get`, `at` and `label` in one look-up: a document's maps are all read this way.
+        folded = _FOLDS.get(name) or _fold(name)
+        found = self._by_fold.get(folded)
+        if found is None:
+            return Fields(self.reader, None, self.pointer, self.label(name))
+        self.used.add(folded)
+        key, value = found
+        where = f"{self.where}.{key}" if self.where else key
+        return Fields(self.reader, value, child(self.pointer, key), where)
 
     def string(self, name: str, *, allow_int: bool = False) -> str:
         """Field `name` as a string ("" when absent)."""
