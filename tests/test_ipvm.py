@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from compiler import identity
 from compiler.cli import main
+from compiler.diagnostics import SpecError
 from compiler.driver import CompiledWorkflow, CompileOptions, compile_any_file, compile_document
 from compiler.emitters import emitter, job_docs_of
 from compiler.emitters.homestar import workflow_cid
@@ -173,6 +174,23 @@ def test_unknown_await_is_a_warning() -> None:
     del data["tasks"][0]
     compiled = compile_document(json.dumps(data).encode(), "w.json", OFFLINE)
     assert [d.code for d in compiled.warnings] == ["await"]
+
+
+@pytest.mark.parametrize("ability", ["docker", "wasm", "rust", "c"])
+def test_an_ability_named_like_a_built_in_engine_is_an_error(ability: str) -> None:
+    """`op: docker` is not an operation: as an extension engine it would make a `docker`
+    job without an image, which no other format can say (found by fuzzing the emitters)."""
+    data = json.loads((CASES / "homestar" / "add-one.json").read_text())
+    data["tasks"][0]["run"]["op"] = ability
+    text = json.dumps(data, indent=2)
+    with pytest.raises(SpecError) as caught:
+        compile_document(text.encode(), "w.json", OFFLINE)
+    (problem,) = caught.value.errors
+    assert problem.code == "ability"
+    assert "built-in engines" in problem.message
+    assert "docker/run" in problem.hint
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if f'"op": "{ability}"' in s)
+    assert problem.span is not None and problem.span.line == line
 
 
 def test_export_command_stores_aliases(tmp_path: Path, jobc_home: Path) -> None:

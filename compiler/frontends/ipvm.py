@@ -39,6 +39,7 @@ from compiler.frontends.bacalhau.common import format_duration
 from compiler.frontends.loader import SourceDocument
 from compiler.frontends.reader import Reader, child, unwritable
 from compiler.ir import (
+    BUILTIN_ENGINES,
     DockerTask,
     FrozenMap,
     Job,
@@ -283,6 +284,16 @@ class _Reader(Reader):
             job_task = self.docker(resource, inputs, inputs_pointer, task, names, x)
             locations["/task/image"] = child(p, resource_key)
         else:
+            if ability in BUILTIN_ENGINES:
+                # An extension engine may not take a built-in engine's name: the IR would
+                # hold a `docker` job without an image, which no other format can say.
+                self.error(
+                    child(p, ability_key),
+                    f"the ability {ability!r} names one of jobc's built-in engines, "
+                    "not an operation",
+                    "IPVM says `docker/run` for a container and `wasm/run` for a module",
+                    code="ability",
+                )
             params = {
                 "resource": resource,
                 "input": self.value(inputs, inputs_pointer, task, names),
