@@ -190,7 +190,8 @@ def test_an_ability_named_like_a_built_in_engine_is_an_error(ability: str) -> No
     assert "built-in engines" in problem.message
     assert "docker/run" in problem.hint
     line = next(i for i, s in enumerate(text.splitlines(), 1) if f'"op": "{ability}"' in s)
-    assert problem.span is not None and problem.span.line == line
+    assert problem.span is not None
+    assert problem.span.line == line
 
 
 def test_export_command_stores_aliases(tmp_path: Path, jobc_home: Path) -> None:
