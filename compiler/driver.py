@@ -258,7 +258,7 @@ def read_document(
     raw: bytes, name: str, options: CompileOptions = CompileOptions()
 ) -> tuple[SourceDocument, Parsed | ParsedWorkflow]:
     """Read a document (a Jobfile, or YAML/JSON of any format) into the IR, no pass run."""
-    if options.syntax is None and _maybe_jobfile(name, raw):
+    if options.syntax is None and maybe_jobfile(name, raw):
         from compiler.frontends import jobfile
 
         text = raw[:4096].decode("utf-8", errors="replace")
@@ -268,7 +268,7 @@ def read_document(
     return doc, parse_document(doc, _frontend_options(options.strict))
 
 
-def _maybe_jobfile(name: str, raw: bytes) -> bool:
+def maybe_jobfile(name: str, raw: bytes) -> bool:
     """A cheap first look (a Jobfile's name, or `job` near the start) before decoding."""
     return name.endswith(("Jobfile", ".jobfile")) or b"job " in raw[:4096]
 
@@ -346,8 +346,8 @@ def run_passes(
 
         raise SpecError(error(str(exc), span=doc.span(""), code="identity")) from None
     document_cid = identity.cid_of_raw(doc.raw)
-    parse_facts = _parse_facts(parsed.format, parsed.job_name)
-    chain = [Record(PARSE, PARSE_VERSION, document_cid, current, parse_facts)]
+    facts_of_parse = parse_facts(parsed.format, parsed.job_name)
+    chain = [Record(PARSE, PARSE_VERSION, document_cid, current, facts_of_parse)]
     job_map = original_map
     passes = options.passes if options.passes is not None else default_pipeline()
     for pass_ in passes:
@@ -459,7 +459,7 @@ def _frontend_options(strict: bool) -> FrontendOptions:
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_facts(format: str, job: str = "") -> tuple[Fact, ...]:
+def parse_facts(format: str, job: str = "") -> tuple[Fact, ...]:
     """The parse record's facts: one, so already in `Record.make`'s canonical order. A
     job of a workflow document also names the job (the document holds several)."""
     return (fact({"format": format, "job": job} if job else {"format": format}, {}),)

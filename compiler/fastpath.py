@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import libipld
 
 from compiler import imageref
-from compiler.driver import Compiled, CompileOptions, _maybe_jobfile, _parse_facts
+from compiler.driver import Compiled, CompileOptions, maybe_jobfile, parse_facts
 from compiler.frontends.jobspec1 import (
     FORMAT,
     INPUT_FIELDS,
@@ -51,10 +51,15 @@ from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
 from compiler.passes.lower import Lower
-from compiler.passes.normalize import _CANONICAL_PREFIXES, _PLATFORM, Normalize, clean_path
-from compiler.passes.normalize import _content as normal_content
+from compiler.passes.normalize import (
+    CANONICAL_PREFIXES,
+    PLATFORM,
+    Normalize,
+    clean_path,
+    normal_content,
+)
 from compiler.passes.resolve_content import ResolveContent
-from compiler.passes.resolve_images import _DIGEST, ResolveImages
+from compiler.passes.resolve_images import ResolveImages
 from compiler.records import RECORD_VERSION, Record
 
 if TYPE_CHECKING:
@@ -158,7 +163,7 @@ def _tree(raw: bytes, name: str, options: CompileOptions) -> tuple[Any, bool]:
     `loader.load` reads it. Compact JSON (what orjson writes back byte for byte) is read
     here; anything else by `load` itself."""
     syntax = options.syntax
-    if syntax is None and _maybe_jobfile(name, raw):
+    if syntax is None and maybe_jobfile(name, raw):
         from compiler.frontends.jobfile import looks_like_jobfile
 
         if looks_like_jobfile(name, raw[:4096].decode("utf-8", errors="replace")):
@@ -559,7 +564,7 @@ def _docker(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], _Imag
     platform = _str(task["platform"]) if "platform" in task else ""
     normal_platform = platform.lower()
     # isascii: str.lower() maps some non-ASCII letters (the Kelvin sign) to ASCII ones.
-    if platform and not (platform.isascii() and _PLATFORM.match(normal_platform)):
+    if platform and not (platform.isascii() and PLATFORM.match(normal_platform)):
         raise _Decline  # normalize reports it
     entrypoint: list[str] = []
     if "entrypoint" in task:
@@ -635,7 +640,7 @@ def _ask_image(image: _Image, oracle: Oracle, refresh: bool) -> str:
     except (OracleUnavailable, OracleError):
         raise _Decline from None
     digest = answer.get("digest")
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not imageref.PINNED_DIGEST.match(digest):
         raise _Decline
     return digest
 
@@ -675,11 +680,11 @@ def _wasm(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _all_canonical(task: dict[str, Any]) -> bool:
     """Whether a WASM task's contents all start as normalize leaves them."""
-    if not task["module"].startswith(_CANONICAL_PREFIXES):
+    if not task["module"].startswith(CANONICAL_PREFIXES):
         return False
-    if "stdin" in task and not task["stdin"].startswith(_CANONICAL_PREFIXES):
+    if "stdin" in task and not task["stdin"].startswith(CANONICAL_PREFIXES):
         return False
-    return all(c.startswith(_CANONICAL_PREFIXES) for c in task.get("imports", {}).values())
+    return all(c.startswith(CANONICAL_PREFIXES) for c in task.get("imports", {}).values())
 
 
 def _pinned_task(task: dict[str, Any], pin: Callable[[str], Any]) -> dict[str, Any]:
@@ -792,7 +797,7 @@ def _inputs(value: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dic
         changed = (
             changed
             or clean != target
-            or (not source.startswith(_CANONICAL_PREFIXES) and _normal_source(source) != source)
+            or (not source.startswith(CANONICAL_PREFIXES) and _normal_source(source) != source)
         )
         read.append((target, source))
         if "name" in item:
@@ -1018,7 +1023,7 @@ class FastCompiled(Compiled):
         out = []
         for pass_name, version, facts, source, target, cid in self._fast.records:
             facts_ir: tuple[Fact, ...] = (
-                _parse_facts(FORMAT)
+                parse_facts(FORMAT)
                 if pass_name == PARSE
                 else tuple(
                     FrozenMap[Value]({k: Link(v) if type(v) is bytes else v for k, v in f.items()})

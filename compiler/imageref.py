@@ -49,6 +49,8 @@ _DIGEST_SYNTAX = re.compile(
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 """The algorithms Docker registers with go-digest, and their hex lengths."""
 _IDENTIFIER = re.compile(r"[a-f0-9]{64}\Z")
+PINNED_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+"""The digest a pinned image carries: sha256, 64 lowercase hex digits (DESIGN §3)."""
 _DOMAIN_NAME = (
     r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
 )

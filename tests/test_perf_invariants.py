@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from compiler import identity, imageref
 from compiler.diagnostics import SpecError
-from compiler.driver import CompileOptions, _parse_facts, compile_bytes
+from compiler.driver import CompileOptions, compile_bytes, parse_facts
 from compiler.emitters.compiled import dumps, to_document
 from compiler.frontends import Options, jobspec1, loader, reader
 from compiler.frontends.loader import DEFAULT_LIMITS, load
@@ -279,7 +279,7 @@ def straightforward(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "_clean_env", lambda value: None)
     monkeypatch.setattr(reader, "plain_value", decline)
     monkeypatch.setattr(reader, "_writable", lambda value: False)
-    monkeypatch.setattr(normalize, "_CANONICAL_PREFIXES", ())
+    monkeypatch.setattr(normalize, "CANONICAL_PREFIXES", ())
 
 
 # --- the whole compile ------------------------------------------------------------------------
@@ -836,11 +836,11 @@ def test_map_cid_is_value_cid_of_the_map() -> None:
         assert identity.map_cid(fields) == expected
 
 
-def test_cached_parse_facts_are_what_record_make_gives() -> None:
+def test_cachedparse_facts_are_what_record_make_gives() -> None:
     for fmt in ("jobspec/1", "bacalhau/v1.0"):
         made = Record.make("parse", 1, *_LINKS[:2], [fact({"format": fmt}, {})])
-        assert Record("parse", 1, *_LINKS[:2], _parse_facts(fmt)) == made
-        assert _parse_facts(fmt) is _parse_facts(fmt)
+        assert Record("parse", 1, *_LINKS[:2], parse_facts(fmt)) == made
+        assert parse_facts(fmt) is parse_facts(fmt)
 
 
 # --- the normalize pass -------------------------------------------------------------------------
@@ -933,9 +933,9 @@ def test_canonical_prefixes_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
         for s in ("ipfs://", "IPFS://", "https://", "http://", "data:", "s3://", "file:", "c:")
         for rest in ("", "x", "//localhost/a", "/a//b/", "QmYwAPJz")
     ]
-    fast = [normalize._content(s) for s in sources]
-    monkeypatch.setattr(normalize, "_CANONICAL_PREFIXES", ())
-    assert [normalize._content(s) for s in sources] == fast
+    fast = [normalize.normal_content(s) for s in sources]
+    monkeypatch.setattr(normalize, "CANONICAL_PREFIXES", ())
+    assert [normalize.normal_content(s) for s in sources] == fast
 
 
 # --- caches and small helpers -----------------------------------------------------------------

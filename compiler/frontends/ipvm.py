@@ -352,10 +352,7 @@ class _Reader(Reader):
             self.type_error(child(pointer, "args"), "input.args", "a list", args)
             values = ()
         locations["/task/args"] = child(pointer, "args")
-        for key in given:
-            if key not in ("func", "args"):
-                self.unknown(child(pointer, key), key, "input", kept=True)
-                x[f"input.{key}"] = self.value(given[key], child(pointer, key), task, names)
+        self.keep_unknown(given, ("func", "args"), "input", pointer, task, names, x)
         return WasmTask(module=resource, entrypoint=entrypoint or "_start", args=values)
 
     def docker(
@@ -376,10 +373,7 @@ class _Reader(Reader):
             k.lstrip("$"): self.string(v, child(child(pointer, "env"), k), f"env.{k}")
             for k, v in self.mapping(given.get("env", {}), child(pointer, "env"), "env").items()
         }
-        for key in given:
-            if key not in ("args", "container", "env"):
-                self.unknown(child(pointer, key), key, "inputs", kept=True)
-                x[f"inputs.{key}"] = self.value(given[key], child(pointer, key), task, names)
+        self.keep_unknown(given, ("args", "container", "env"), "inputs", pointer, task, names, x)
         image = resource.removeprefix("docker://")
         return DockerTask(
             image=image,
@@ -390,6 +384,23 @@ class _Reader(Reader):
                 container.get("workdir", ""), child(pointer, "container"), "workdir"
             ),
         )
+
+    def keep_unknown(
+        self,
+        given: dict[str, Any],
+        known: tuple[str, ...],
+        label: str,
+        pointer: str,
+        task: _Task,
+        names: set[str],
+        x: dict[str, Value],
+    ) -> None:
+        """Warn of each key of `given` (the task's `label` map) not in `known`, and keep
+        its value under `x` as `label.key`."""
+        for key, value in given.items():
+            if key not in known:
+                self.unknown(child(pointer, key), key, label, kept=True)
+                x[f"{label}.{key}"] = self.value(value, child(pointer, key), task, names)
 
     def value(self, value: Any, pointer: str, task: _Task, names: set[str]) -> Value:
         """A DAG-JSON value (links, bytes) as an IR value, with promises on tasks of this

@@ -75,7 +75,6 @@ _INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
 def handler(context: LiveContext) -> Resolver | LockResolver:
@@ -190,7 +189,9 @@ class Resolver:
                 continue
             if not refresh:
                 cached = self.context.store.cache_get(CACHE_NAMESPACE, key)
-                if isinstance(cached, dict) and _DIGEST.match(str(cached.get("digest", ""))):
+                if isinstance(cached, dict) and imageref.PINNED_DIGEST.match(
+                    str(cached.get("digest", ""))
+                ):
                     self.answers[key] = str(cached["digest"])
                     continue
             if self.context.offline:
@@ -350,7 +351,11 @@ def read_lock(path: str) -> dict[str, str]:
         if not isinstance(entry, dict):
             continue
         ref, digest = entry.get("ref"), entry.get("digest")
-        if isinstance(ref, str) and isinstance(digest, str) and _DIGEST.match(digest):
+        if (
+            isinstance(ref, str)
+            and isinstance(digest, str)
+            and imageref.PINNED_DIGEST.match(digest)
+        ):
             out[cache_key(ref, str(entry.get("platform", "")))] = digest
     return out
 
@@ -400,7 +405,7 @@ def _child(index: dict[str, Any], platform: str, shown: str) -> str:
         offered.append("/".join([*has, variant] if variant else has))
         if has == want[:2] and (len(want) < 3 or variant == want[2]):
             digest = str(m.get("digest", ""))
-            if not _DIGEST.match(digest):
+            if not imageref.PINNED_DIGEST.match(digest):
                 raise OracleError(f"the index {shown} lists an invalid digest for {platform}")
             return digest
     raise OracleError(

@@ -26,7 +26,7 @@ from compiler.ir import (
 from compiler.oracles import Fact, Oracle
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_PLATFORM = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?\Z")
+PLATFORM = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?\Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +65,9 @@ class Normalize:
             seen[target] = inp.target
             src = inp.source
             source = (
-                Await(src.job, clean_path(src.path)) if isinstance(src, Await) else _content(src)
+                Await(src.job, clean_path(src.path))
+                if isinstance(src, Await)
+                else normal_content(src)
             )
             inputs.append(inp if target == inp.target and source == src else Input(target, source))
         outputs: dict[str, str] = {}
@@ -139,7 +141,7 @@ def _task(task: Task, errors: list[Diagnostic]) -> Task:
                 )
         platform = task.platform.lower()
         # isascii: str.lower() maps some non-ASCII letters (the Kelvin sign) to ASCII ones.
-        if platform and not (task.platform.isascii() and _PLATFORM.match(platform)):
+        if platform and not (task.platform.isascii() and PLATFORM.match(platform)):
             errors.append(
                 error(
                     f"invalid platform {task.platform!r}",
@@ -169,14 +171,14 @@ def _task(task: Task, errors: list[Diagnostic]) -> Task:
             workdir=workdir,
         )
     if isinstance(task, WasmTask):
-        module = _content(task.module)
-        imports = {k: _content(v) for k, v in task.imports.items()}
-        stdin = None if task.stdin is None else _content(task.stdin)
+        module = normal_content(task.module)
+        imports = {k: normal_content(v) for k, v in task.imports.items()}
+        stdin = None if task.stdin is None else normal_content(task.stdin)
         if module == task.module and task.imports == imports and stdin == task.stdin:
             return task
         return replace(task, module=module, imports=FrozenMap(imports), stdin=stdin)
     if isinstance(task, SourceTask):
-        source = _content(task.source)
+        source = normal_content(task.source)
         edition = "" if task.edition == "2021" else task.edition
         if source == task.source and edition == task.edition:
             return task
@@ -192,14 +194,16 @@ def clean_path(path: str) -> str:
     return "/" + clean.lstrip("/")
 
 
-_CANONICAL_PREFIXES = ("ipfs://", "https://", "http://", "data:", "s3://")
+CANONICAL_PREFIXES = ("ipfs://", "https://", "http://", "data:", "s3://")
 """Sources that start so are already normal (a lowercase scheme other than file:)."""
 
 
-def _content(content: Content) -> Content:
+def normal_content(content: Content) -> Content:
+    """A content source in its normal form (a CID link or canonical text stays as it is;
+    the fast path shares this rule)."""
     if not isinstance(content, str):
         return content
-    if content.startswith(_CANONICAL_PREFIXES):
+    if content.startswith(CANONICAL_PREFIXES):
         return content
     m = _SCHEME.match(content)
     if m and len(m.group(1)) > 1:  # a one-letter "scheme" is a Windows drive: a path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,7 +10,6 @@ from compiler.diagnostics import SpecError, error, warning
 from compiler.ir import DockerTask, ImageDigest, Job, replace
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable, fact
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 POINTER = "/task/image"
 
 
@@ -80,7 +78,7 @@ class ResolveImages:
                     )
                 ) from None
             got = answer.get("digest")
-            if not isinstance(got, str) or not _DIGEST.match(got):
+            if not isinstance(got, str) or not imageref.PINNED_DIGEST.match(got):
                 raise SpecError(
                     error(
                         f"the image oracle gave no sha256 digest for {ref}",
