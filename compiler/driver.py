@@ -240,14 +240,18 @@ def compile_document(
         )
 
     try:
+        read: SourceDocument | None = None
         if options.fast:
             from compiler import fastpath
 
             if fastpath.ENABLED:
-                compiled = fastpath.compile_fast(raw, name, options, oracle, own_oracle)
+                compiled, read = fastpath.attempt(raw, name, options, oracle, own_oracle)
                 if compiled is not None:
                     return compiled
-        doc, parsed = read_document(raw, name, options)
+        if read is not None:  # the fast path declined after reading it: not read twice
+            doc, parsed = read, parse_document(read, _frontend_options(options.strict))
+        else:
+            doc, parsed = read_document(raw, name, options)
         return _run(doc, parsed, options, oracle if oracle is not None else own_oracle())
     finally:
         if live is not None:

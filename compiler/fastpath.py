@@ -46,7 +46,7 @@ from compiler.frontends.jobspec1 import (
     TASK_FIELDS,
     TOP_FIELDS,
 )
-from compiler.frontends.loader import Limits, Syntax
+from compiler.frontends.loader import Limits, SourceDocument, Syntax
 from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
@@ -104,15 +104,29 @@ def compile_fast(
     question must be asked). The result equals the pipeline's: same CIDs, records,
     sources, meta and execution, and the same compiled document.
     """
+    return attempt(raw, name, options, oracle, make_oracle)[0]
+
+
+def attempt(
+    raw: bytes,
+    name: str,
+    options: CompileOptions,
+    oracle: Oracle | None,
+    make_oracle: Callable[[], Oracle],
+) -> tuple[Compiled | None, SourceDocument | None]:
+    """`compile_fast`, and when it declines, the document it read on the way (if it read
+    one with `load`), so that the pipeline does not read the same bytes again."""
     plan = _plan(options.passes)
     if plan is None:
-        return None
+        return None, None
+    read: list[SourceDocument] = []
     try:
-        return _compile(raw, name, options, oracle, make_oracle, plan)
+        return _compile(raw, name, options, oracle, make_oracle, plan, read), None
     except _Decline:
-        return None
+        pass
     except Exception:  # a fault here must not cost the user the compile: the pipeline
-        return None  # runs and reports (tests/test_fastpath.py checks none occurs)
+        pass  # runs and reports (tests/test_fastpath.py checks none occurs)
+    return None, read[0] if read else None
 
 
 class _Plan(NamedTuple):
@@ -158,10 +172,12 @@ def _plan(passes: tuple[Pass, ...] | None) -> _Plan | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _tree(raw: bytes, name: str, options: CompileOptions) -> tuple[Any, bool]:
+def _tree(
+    raw: bytes, name: str, options: CompileOptions, read: list[SourceDocument] | None = None
+) -> tuple[Any, bool]:
     """The document's data tree and whether it is plain (`SourceDocument.plain`), read as
     `loader.load` reads it. Compact JSON (what orjson writes back byte for byte) is read
-    here; anything else by `load` itself."""
+    here; anything else by `load` itself (the document it gives is left in `read`)."""
     syntax = options.syntax
     if syntax is None and maybe_jobfile(name, raw):
         from compiler.frontends.jobfile import looks_like_jobfile
@@ -193,6 +209,8 @@ def _tree(raw: bytes, name: str, options: CompileOptions) -> tuple[Any, bool]:
         doc = load(name, raw, limits=limits, syntax=syntax)
     except SpecError:
         raise _Decline from None
+    if read is not None:
+        read.append(doc)
     return doc.tree, doc.plain
 
 
@@ -307,8 +325,9 @@ def _compile(
     oracle: Oracle | None,
     make_oracle: Callable[[], Oracle],
     plan: _Plan = _DEFAULT_PLAN,
+    read: list[SourceDocument] | None = None,
 ) -> Compiled:
-    tree, plain = _tree(raw, name, options)
+    tree, plain = _tree(raw, name, options, read)
     if type(tree) is not dict or not tree.keys() <= _TOP:
         raise _Decline
     version = tree.get("jobspec")

@@ -563,6 +563,35 @@ def test_every_example_takes_the_fast_path_exactly_or_is_declined(path: Path) ->
     assert_same(fast, slow)
 
 
+def test_a_declined_document_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fast path read before it declined is what the pipeline compiles: the
+    bytes are not read a second time (and the outcome is the pipeline's own)."""
+    from compiler import driver
+    from compiler.frontends import loader
+
+    calls: list[str] = []
+    real = loader.load
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "load", counting)
+    monkeypatch.setattr(driver, "load", counting)
+    # An unknown field: a warning, so the fast path declines after reading the YAML.
+    raw = b"jobspec: 1\ntask: {engine: docker, image: 'busybox@sha256:%s'}\nsurprise: 1\n" % (
+        b"a" * 64
+    )
+    fast = compile_document(raw, "job.yaml", FAST, Oracle())
+    assert calls == ["job.yaml"]
+    assert not isinstance(fast, FastCompiled)
+    slow = compile_document(raw, "job.yaml", PIPELINE, Oracle())
+    assert isinstance(fast, Compiled)
+    assert isinstance(slow, Compiled)
+    assert dumps(fast) == dumps(slow)
+    assert [d.code for d in fast.diagnostics] == [d.code for d in slow.diagnostics] != []
+
+
 def test_examples_take_the_fast_path() -> None:
     """Examples with images by tag or digest, files and folders, take it (the local
     registry answers for the tags; the files are hashed)."""
