@@ -21,22 +21,27 @@ The three file calls chain to wasmtime's own: through a small *shim* module that
 imports them and has its own memory, so the host writes into the shim's memory and this
 module copies the cleaned result into the program's (wasmtime's WASI needs the calling
 instance's memory, which a call straight from Python does not have). The other calls
-are answered here entirely. Only these seven go through Python, so a program's reads and
-writes run at native speed (bench/run.py measures the whole runner against bare
-wasmtime). Everything else a program can observe is fixed by the runner: argv, env, the
+are answered here entirely. Both crossings, wasm → Python and Python → shim, go through
+`runtime/hostcall.py` (raw values, none of wasmtime-py's per-call objects). Only these
+seven go through Python, so a program's reads and writes run at native speed
+(bench/run.py measures the whole runner against bare wasmtime). Everything else a
+program can observe is fixed by the runner: argv, env, the
 preopened folders (sorted by guest path), stdin.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import wasmtime
+
+    from compiler.runtime.hostcall import Call, Function, HostFunctions, Memory, WasmInt
 
 WASI = "wasi_snapshot_preview1"
 EPOCH_NS = 946_684_800 * 1_000_000_000
@@ -86,19 +91,19 @@ SHIM_WAT = f"""(module
 """
 """Calls wasmtime's own WASI functions with its own memory, for the shadows to read."""
 
-SHADOWED = (
-    "clock_time_get",
-    "clock_res_get",
-    "random_get",
-    "poll_oneoff",
-    "fd_filestat_get",
-    "path_filestat_get",
-    "fd_readdir",
-)
-
-
-class _Fault(Exception):
-    """The program passed a pointer outside its memory."""
+SIGNATURES: dict[str, tuple[WasmInt, ...]] = {
+    "clock_time_get": ("i32", "i64", "i32"),
+    "clock_res_get": ("i32", "i32"),
+    "random_get": ("i32", "i32"),
+    "poll_oneoff": ("i32", "i32", "i32", "i32"),
+    "fd_filestat_get": ("i32", "i32"),
+    "path_filestat_get": ("i32", "i32", "i32", "i32", "i32"),
+    "fd_readdir": ("i32", "i32", "i32", "i64", "i32"),
+}
+"""The shadowed imports and their parameters (each returns an i32 errno)."""
+SHADOWED = tuple(SIGNATURES)
+CHAINED = ("fd_filestat_get", "path_filestat_get", "fd_readdir")
+"""The shadows that ask wasmtime's WASI first, through the shim."""
 
 
 @dataclass
@@ -118,18 +123,34 @@ class DeterministicWasi:
     inodes: dict[int, int] = field(default_factory=dict)
     listings: dict[int, _Listing] = field(default_factory=dict)
     _random: Any = None
-    _shim: dict[str, Any] = field(default_factory=dict)
+    _shim: dict[str, Function] = field(default_factory=dict)
+    _scratch: Memory | None = None
 
     # -- wiring
 
     def attach_shim(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
         """Use `instance` (of `SHIM_WAT`, linked to wasmtime's WASI) to reach the host."""
+        import wasmtime
+
+        from compiler.runtime.hostcall import Function, Memory
+
         exports = instance.exports(store)
-        self._shim = {name: exports[name] for name in ("memory", *SHADOWED[4:])}
+        self._shim = {
+            name: Function(cast(wasmtime.Func, exports[name]), SIGNATURES[name], 1)
+            for name in CHAINED
+        }
+        self._scratch = Memory(cast(wasmtime.Memory, exports["memory"]))
+
+    @property
+    def scratch(self) -> Memory:
+        """The shim's memory, where wasmtime's WASI writes what the shadows clean."""
+        if self._scratch is None:
+            raise RuntimeError("the shim is not attached")
+        return self._scratch
 
     # -- clocks and randomness
 
-    def clock_time_get(self, guest: Guest, clock_id: int, _precision: int, out: int) -> int:
+    def clock_time_get(self, guest: Call, clock_id: int, _precision: int, out: int) -> int:
         """The virtual clock (realtime = EPOCH + elapsed; the others = elapsed)."""
         if clock_id > 3:
             return EINVAL
@@ -138,15 +159,16 @@ class DeterministicWasi:
         guest.write(out, struct.pack("<Q", now))
         return SUCCESS
 
-    def clock_res_get(self, guest: Guest, clock_id: int, out: int) -> int:
+    def clock_res_get(self, guest: Call, clock_id: int, out: int) -> int:
         """Every clock ticks in microseconds."""
         if clock_id > 3:
             return EINVAL
         guest.write(out, struct.pack("<Q", RESOLUTION_NS))
         return SUCCESS
 
-    def random_get(self, guest: Guest, buf: int, size: int) -> int:
+    def random_get(self, guest: Call, buf: int, size: int) -> int:
         """The next `size` bytes of the job's random stream."""
+        guest.check(buf, size)  # before making them: `size` is the program's to choose
         guest.write(buf, self.random_bytes(size))
         return SUCCESS
 
@@ -161,7 +183,7 @@ class DeterministicWasi:
         data: bytes = self._random.update(b"\0" * size)
         return data
 
-    def poll_oneoff(self, guest: Guest, subs: int, events: int, n: int, nevents: int) -> int:
+    def poll_oneoff(self, guest: Call, subs: int, events: int, n: int, nevents: int) -> int:
         """Clock subscriptions fire at once, the earliest first (the virtual clock moves
         to its deadline); fd subscriptions are ready at once."""
         if n == 0:
@@ -197,29 +219,27 @@ class DeterministicWasi:
 
     # -- files
 
-    def fd_filestat_get(self, guest: Guest, fd: int, out: int) -> int:
+    def fd_filestat_get(self, guest: Call, fd: int, out: int) -> int:
         """wasmtime's answer, with the host's traces taken out."""
-        errno = int(self._shim["fd_filestat_get"](guest.caller, fd, _FILESTAT_AT))
+        errno = self._shim["fd_filestat_get"](guest, fd, _FILESTAT_AT)
         if errno == SUCCESS:
-            guest.write(out, self._clean_filestat(guest.caller))
+            guest.write(out, self._clean_filestat(guest))
         return errno
 
     def path_filestat_get(
-        self, guest: Guest, fd: int, flags: int, path: int, size: int, out: int
+        self, guest: Call, fd: int, flags: int, path: int, size: int, out: int
     ) -> int:
         """wasmtime's answer, with the host's traces taken out."""
         if size > _PATH_MAX:
             return ENAMETOOLONG
-        self._shim["memory"].write(guest.caller, bytes(guest.read(path, size)), _PATH_AT)
-        errno = int(
-            self._shim["path_filestat_get"](guest.caller, fd, flags, _PATH_AT, size, _FILESTAT_AT)
-        )
+        self.scratch.write(guest, _PATH_AT, guest.read(path, size))
+        errno = self._shim["path_filestat_get"](guest, fd, flags, _PATH_AT, size, _FILESTAT_AT)
         if errno == SUCCESS:
-            guest.write(out, self._clean_filestat(guest.caller))
+            guest.write(out, self._clean_filestat(guest))
         return errno
 
-    def _clean_filestat(self, caller: Any) -> bytes:
-        raw = self._shim["memory"].read(caller, _FILESTAT_AT, _FILESTAT_AT + FILESTAT.size)
+    def _clean_filestat(self, guest: Call) -> bytes:
+        raw = self.scratch.read(guest, _FILESTAT_AT, FILESTAT.size)
         _dev, ino, filetype, _nlink, size, _a, _m, _c = FILESTAT.unpack(raw)
         if filetype == FILETYPE_DIRECTORY:
             size = 0  # a directory's size is the file system's business
@@ -233,13 +253,13 @@ class DeterministicWasi:
         return number
 
     def fd_readdir(
-        self, guest: Guest, fd: int, buf: int, size: int, cookie: int, used_ptr: int
+        self, guest: Call, fd: int, buf: int, size: int, cookie: int, used_ptr: int
     ) -> int:
         """The whole listing, read once when the program starts at cookie 0, sorted; the
         cookie is the index of the next entry."""
         listing = self.listings.get(fd)
         if listing is None or cookie == 0:
-            errno, listing = self._read_listing(guest.caller, fd)
+            errno, listing = self._read_listing(guest, fd)
             if listing is None:
                 return errno
             self.listings[fd] = listing
@@ -254,17 +274,17 @@ class DeterministicWasi:
         guest.write(used_ptr, struct.pack("<I", len(data)))
         return SUCCESS
 
-    def _read_listing(self, caller: Any, fd: int) -> tuple[int, _Listing | None]:
+    def _read_listing(self, guest: Call, fd: int) -> tuple[int, _Listing | None]:
         entries: list[tuple[bytes, int, int]] = []
-        memory = self._shim["memory"]
+        memory = self.scratch
         readdir = self._shim["fd_readdir"]
         cookie = 0
         while True:
-            errno = int(readdir(caller, fd, 0, _SCRATCH, cookie, _USED_AT))
+            errno = readdir(guest, fd, 0, _SCRATCH, cookie, _USED_AT)
             if errno != SUCCESS:
                 return errno, None
-            used = struct.unpack("<I", memory.read(caller, _USED_AT, _USED_AT + 4))[0]
-            data = memory.read(caller, 0, used)
+            used = struct.unpack("<I", memory.read(guest, _USED_AT, 4))[0]
+            data = memory.read(guest, 0, used)
             pos = 0
             while pos + DIRENT.size <= used:
                 d_next, ino, namelen, d_type = DIRENT.unpack_from(data, pos)
@@ -287,70 +307,29 @@ def define(linker: wasmtime.Linker, current: Callable[[], DeterministicWasi]) ->
     """Define the shadowing imports on `linker` (which must allow shadowing and already
     have wasmtime's WASI defined). Each call goes to `current()`, the state of the run
     under way on this thread, so one linker serves every run of the process."""
-    from wasmtime import FuncType, ValType
-
-    i32, i64 = ValType.i32(), ValType.i64()
-    signatures: dict[str, list[ValType]] = {
-        "clock_time_get": [i32, i64, i32],
-        "clock_res_get": [i32, i32],
-        "random_get": [i32, i32],
-        "poll_oneoff": [i32, i32, i32, i32],
-        "fd_filestat_get": [i32, i32],
-        "path_filestat_get": [i32, i32, i32, i32, i32],
-        "fd_readdir": [i32, i32, i32, i64, i32],
-    }
-    for name, params in signatures.items():
-        widths = tuple(64 if p == i64 else 32 for p in params)
-        call = _guarded(getattr(DeterministicWasi, name), widths, current)
-        linker.define_func(WASI, name, FuncType(params, [i32]), call, True)
+    _shadows(current).define_on(linker)
 
 
-class Guest:
-    """The calling program's memory, for one host call (looked up once)."""
+@functools.cache
+def _shadows(current: Callable[[], DeterministicWasi]) -> HostFunctions:
+    from compiler.runtime.hostcall import HostFunctions
 
-    __slots__ = ("_memory", "caller")
-
-    def __init__(self, caller: Any) -> None:
-        self.caller = caller
-        self._memory: Any = None
-
-    def memory(self) -> Any:
-        """The program's exported `memory` (a program without one gets EFAULT)."""
-        if self._memory is None:
-            self._memory = self.caller.get("memory")
-            if self._memory is None:
-                raise _Fault
-        return self._memory
-
-    def read(self, ptr: int, size: int) -> bytearray:
-        """`size` bytes at `ptr`; raises _Fault outside memory."""
-        memory = self.memory()
-        if ptr + size > memory.data_len(self.caller):
-            raise _Fault
-        data: bytearray = memory.read(self.caller, ptr, ptr + size)
-        return data
-
-    def write(self, ptr: int, data: bytes) -> None:
-        """Write `data` at `ptr`; raises _Fault outside memory."""
-        memory = self.memory()
-        if ptr + len(data) > memory.data_len(self.caller):
-            raise _Fault
-        if data:
-            memory.write(self.caller, data, ptr)
+    functions = HostFunctions()
+    for name, params in SIGNATURES.items():
+        functions.add(WASI, name, params, _guarded(getattr(DeterministicWasi, name), current))
+    return functions
 
 
 def _guarded(
-    fn: Callable[..., int], widths: tuple[int, ...], current: Callable[[], DeterministicWasi]
+    fn: Callable[..., int], current: Callable[[], DeterministicWasi]
 ) -> Callable[..., int]:
-    """A shadow as the linker calls it: wasm integers (signed, as wasmtime gives them)
-    read as the unsigned values WASI means, and EFAULT for a pointer outside memory."""
-    masks = tuple((1 << w) - 1 for w in widths)
+    """A shadow as the host calls it: EFAULT for a pointer outside the program's memory."""
+    from compiler.runtime.hostcall import Fault
 
-    def call(caller: Any, *args: int) -> int:
+    def call(guest: Call, *args: int) -> int:
         try:
-            unsigned = (a & m for a, m in zip(args, masks, strict=True))
-            return fn(current(), Guest(caller), *unsigned)
-        except _Fault:
+            return fn(current(), guest, *args)
+        except Fault:
             return EFAULT
 
     return call

@@ -383,8 +383,10 @@ def run_module(
         except wasmtime.ExitTrap as exc:
             exit_code = exc.code
         except wasmtime.Trap as exc:
+            _raise_host_failure(exc)
             raise _trap_error(exc, limits, _memory_used(store, exports)) from None
         except wasmtime.WasmtimeError as exc:
+            _raise_host_failure(exc)
             raise RunError(
                 f"the module cannot run: {_first_line(exc)}",
                 "a WASI preview1 command module is expected; imports other than "
@@ -394,6 +396,16 @@ def run_module(
         finally:
             _RUNNING.host = previous
     return Outcome(exit=exit_code, fuel=fuel_before - store.get_fuel(), results=results)
+
+
+def _raise_host_failure(exc: Exception) -> None:
+    """Raise what a shadow raised, if that is what stopped the run: a bug in jobc, not
+    something the program did."""
+    from compiler.runtime.hostcall import take_failure
+
+    failure = take_failure()
+    if failure is not None:
+        raise failure from exc
 
 
 def _call(store: wasmtime.Store, exports: Any, name: str, params: Sequence[int]) -> list[Any]:
