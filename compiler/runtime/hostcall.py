@@ -171,7 +171,7 @@ class HostFunctions:
     callbacks live as long as this object, so keep it for the process)."""
 
     def __init__(self) -> None:
-        self._defined: list[tuple[str, str, wasmtime.FuncType, Any]] = []
+        self._defined: list[tuple[str, str, tuple[WasmInt, ...], Any]] = []
 
     def add(
         self,
@@ -201,14 +201,16 @@ class HostFunctions:
                 trap = ffi.wasmtime_trap_new(message, len(message))
                 return ctypes.cast(trap, c_void_p).value or 0
 
-        ty = wasmtime.FuncType([_VALTYPES[kind]() for kind in params], [wasmtime.ValType.i32()])
         raw = ffi.wasmtime_func_unchecked_callback_t(callback)
-        self._defined.append((module, name, ty, raw))
+        self._defined.append((module, name, tuple(params), raw))
 
     def define_on(self, linker: wasmtime.Linker) -> None:
         """Define every function added on `linker` (shadowing must be allowed if they
         replace definitions already there)."""
-        for module, name, ty, raw in self._defined:
+        for module, name, params, raw in self._defined:
+            # Made here and dropped at once: a wasmtime object kept for the process would
+            # be finalized after wasmtime-py's bindings at exit.
+            ty = wasmtime.FuncType([_VALTYPES[k]() for k in params], [wasmtime.ValType.i32()])
             m, n = module.encode(), name.encode()
             error = ffi.wasmtime_linker_define_func_unchecked(
                 linker.ptr(), m, len(m), n, len(n), ty.ptr(), raw, None, _FINALIZE
