@@ -592,6 +592,29 @@ def test_a_declined_document_is_read_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert [d.code for d in fast.diagnostics] == [d.code for d in slow.diagnostics] != []
 
 
+def test_a_declined_compile_hashes_each_source_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WAT example: the fast path hashes the module and the input, learns that the
+    module must be lowered and declines; the pipeline gets the same answers without
+    reading the files again. Each file is hashed once to be pinned, and the module once
+    more by the toolchain, which checks what it lowers (this data dir is new: no
+    lowering memo yet)."""
+    from compiler.oracles import content
+
+    hashed: list[str] = []
+    real = content.Hasher.path
+
+    def counting(self: content.Hasher, path: Path) -> Any:
+        hashed.append(Path(path).name)
+        return real(self, path)
+
+    monkeypatch.setattr(content.Hasher, "path", counting)
+    spec = ROOT / "examples" / "wasm-wat-uppercase.yaml"
+    fast = compile_document(spec.read_bytes(), str(spec), FAST)
+    assert not isinstance(fast, FastCompiled)
+    assert sorted(hashed) == ["upper.wat", "upper.wat", "words.txt"]
+    assert dumps(fast) == dumps(compile_document(spec.read_bytes(), str(spec), PIPELINE))
+
+
 def test_examples_take_the_fast_path() -> None:
     """Examples with images by tag or digest, files and folders, take it (the local
     registry answers for the tags; the files are hashed)."""

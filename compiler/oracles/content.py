@@ -72,12 +72,22 @@ class ContentOracle:
         self.http_timeout = float(settings.get("http_timeout", DEFAULT_HTTP_TIMEOUT))
         self.progress = bool(settings.get("progress", True))
         self._store: Store | bool | None = False  # False: not opened yet; None: unavailable
+        self._answered: dict[str, Fact] = {}
+        """This compile's answers: a source is hashed (or downloaded) once, however many
+        times it is asked about (the fast path asks, then declines, and the pipeline
+        asks again)."""
 
     def answer(self, question: Fact) -> Fact:
         """`{"cid": Link}` for `{"source": …}`; raises ContentError or Unpinnable."""
         source = question.get("source")
         if not isinstance(source, str):
             raise ContentError("a content question needs a `source` string")
+        known = self._answered.get(source)
+        if known is None:
+            known = self._answered[source] = self._answer(source)
+        return known
+
+    def _answer(self, source: str) -> Fact:
         kind = sources.kind(source)
         path = None
         if kind == "file":
