@@ -176,6 +176,36 @@ def test_a_bug_in_a_shadow_is_raised_as_itself(
     assert call(probe, folder, "random", 0, 8) == SUCCESS  # and nothing is left behind
 
 
+def test_runs_on_several_threads_keep_to_their_own_state(
+    probe: wasmtime.Module, tmp_path: Path
+) -> None:
+    """The shadows find their run through a thread-local, the shim's argument slots are
+    the run's own: runs side by side see their own clocks, inodes and listings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = []
+    for i in range(4):
+        copy = tmp_path / f"t{i}" / "data"
+        copy.mkdir(parents=True)
+        for name in ("zeta", "alpha", "mid"):
+            (copy / name).write_text(name)
+        folders.append(copy)
+
+    def work(copy: Path) -> list[Any]:
+        return [
+            (
+                call(probe, copy, "clock_value", 1),
+                call(probe, copy, "fstat_field", 8),
+                chr(call(probe, copy, "readdir_name", 2)),
+            )
+            for _ in range(25)
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, folders))
+    assert results == [[(wasi.TICK_NS, 1, "a")] * 25] * 4
+
+
 # --- the raw layer ----------------------------------------------------------------------------
 
 TRAPS = """(module
