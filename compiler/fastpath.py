@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import libipld
 
 from compiler import imageref
+from compiler import sources as uris
 from compiler.driver import Compiled, CompileOptions, maybe_jobfile, parse_facts
 from compiler.frontends.jobspec1 import (
     FORMAT,
@@ -306,10 +307,8 @@ def _ipfs_cid(source: str) -> bytes | None:
     """The binary CIDv1 of an `ipfs://` source, or None where the pipeline would say
     something (a malformed CID, a path inside a DAG) or would encode the link by the
     reference encoder (a CID longer than libipld reliably writes as a link)."""
-    from compiler import sources
-
     try:
-        raw = sources.ipfs_cid(source).raw
+        raw = uris.ipfs_cid(source).raw
     except Exception:  # ContentError, Unpinnable: the pipeline reports them
         return None
     return raw if len(raw) <= 36 else None
@@ -758,9 +757,7 @@ def _pin_contents(
                 raise _Decline
             links[content] = link
             continue
-        from compiler import sources as kinds
-
-        if oracle is None or kinds.kind(content) not in ("file", "http"):
+        if oracle is None or uris.kind(content) not in ("file", "http"):
             raise _Decline
         try:
             answer = oracle.ask("content", {"source": content})
