@@ -3,19 +3,21 @@
 A gateway or a `jobc compile` run over many files sees mostly one kind of document: a
 jobspec/1 job whose image is pinned by digest (or by tag, which the registry's oracle
 answers from its cache or a lock, as for the pipeline) and whose data are `ipfs://`
-CIDs. For it, the general pipeline builds four versions of the job as IR dataclasses,
-renders each to an identity map, and walks every pass over it. This module computes the same
-results directly from the document's data tree: the identity maps of the original job
-and of the job after each pass, their DAG-CBOR blocks and CIDs, the records, and the
-compiled document (`emitters.compiled.to_document`'s dict), byte for byte what the
-pipeline gives. The IR (original and final job, chain, locations) is made only when
-someone asks for it (`FastCompiled`), by the pipeline's own code.
+CIDs (or files and URLs the content oracle hashes, or inline text). For it, the general
+pipeline builds four versions of the job as IR dataclasses, renders each to an identity
+map, and walks every pass over it. This module computes the same results directly from
+the document's data tree: the identity maps of the original job and of the job after
+each pass, their DAG-CBOR blocks and CIDs, the records, and the compiled document
+(`emitters.compiled.to_document`'s dict), byte for byte what the pipeline gives. The IR
+(original and final job, chain, locations) is made only when someone asks for it
+(`FastCompiled`), by the pipeline's own code.
 
 It **declines** (returns None, and the pipeline runs) on anything it does not handle
 exactly: another format or engine (rust, c), a field it does not know, a value of
 another type than the clean one (an integer for a string, a float, a byte string), an
 image the registry's oracle cannot pin (offline, unknown), a source other than
-`ipfs://` (a file, a URL, `data:`, inline `text`), an await, two inputs or outputs that
+`ipfs://`, `data:` (inline `text` is one), a file or a URL (`s3://`, another host's
+file), a file or URL the content oracle cannot pin, an await, two inputs or outputs that
 collide, a network with a strict job, any error, warning or note, passes other than the
 default pipeline's (`-p normalize`, `--verify-digests`; it takes the pipeline without
 `lower`, as `--no-lower` and the gateway run it, and `--require-pinned`). Its rules are
@@ -72,7 +74,7 @@ ENABLED = os.environ.get("JOBC_FASTPATH", "1") != "0"
 _TOP = frozenset(TOP_FIELDS)
 _DOCKER = frozenset(TASK_FIELDS["docker"])
 _WASM = frozenset(TASK_FIELDS["wasm"])
-_INPUT = frozenset(INPUT_FIELDS) - {"text"}  # inline text is a `data:` URI: declined
+_INPUT = frozenset(INPUT_FIELDS)
 _OUTPUT = frozenset(OUTPUT_FIELDS)
 _NETWORK = frozenset(NETWORK_FIELDS)
 _INT_MIN, _INT_END = -(2**64), 2**64
@@ -294,6 +296,15 @@ def _source(value: Any) -> str:
     if type(value) is not str or not value or value.startswith("job:"):
         raise _Decline
     return value
+
+
+def _inline(text: Any) -> str:
+    """An input's `text`, as the front-end reads it: a `data:` URI of its UTF-8 bytes."""
+    if type(text) is not str:
+        raise _Decline
+    import urllib.parse  # here: few specs have inline text
+
+    return "data:," + urllib.parse.quote(text, safe="")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -746,8 +757,9 @@ def _pin_contents(
     contents: list[str], oracle: Oracle | None, sources: dict[str, list[str]]
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """resolve-content: each content's binary CID and the facts learned, in the pass's
-    canonical order; `ipfs://` from its text, a file or URL by asking the oracle. Declines
-    on anything else (`data:`, `s3://`, …) and where the pass would warn or report."""
+    canonical order; `ipfs://` and `data:` from their text, a file or URL by asking the
+    oracle. Declines on anything else (`s3://`, …) and where the pass would warn or
+    report."""
     links: dict[str, bytes] = {}
     facts: list[dict[str, Any]] = []
     for content in contents:
@@ -756,6 +768,11 @@ def _pin_contents(
             if link is None:
                 raise _Decline
             links[content] = link
+            continue
+        if content.startswith("data:"):
+            link = _data_cid(content)
+            links[content] = link
+            _add_source(sources, _multibase("b", link), content)
             continue
         if oracle is None or uris.kind(content) not in ("file", "http"):
             raise _Decline
@@ -772,6 +789,18 @@ def _pin_contents(
     if len(facts) > 1:  # `Record.make`: by their DAG-CBOR bytes (sources are distinct)
         facts.sort(key=_encode)
     return links, facts
+
+
+def _data_cid(source: str) -> bytes:
+    """The binary CID of a `data:` URI's bytes (as `ipfs add` gives it); declines on a
+    malformed URI (the pass reports it)."""
+    from compiler import unixfs  # here: most compiles hash no data: URI
+
+    try:
+        data = uris.data_bytes(source)
+    except Exception:
+        raise _Decline from None
+    return unixfs.file_entry(data).cid
 
 
 def _add_source(sources: dict[str, list[str]], key: str, where: str) -> None:
@@ -805,7 +834,12 @@ def _inputs(value: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dic
         if type(item) is not dict or not item.keys() <= _INPUT:
             raise _Decline
         target = _clean_target(item.get("target"))
-        source = _source(item.get("source"))
+        if "text" in item:
+            if "source" in item:
+                raise _Decline  # the front-end's `conflict` error
+            source = _inline(item["text"])
+        else:
+            source = _source(item.get("source"))
         clean = clean_path(target)
         if clean in cleaned:
             raise _Decline  # two inputs at one target (maybe only once cleaned)
