@@ -162,8 +162,9 @@ class Function:
         return int(slots[0].i32)
 
 
-_FINALIZE = ctypes.CFUNCTYPE(None, c_void_p)(lambda _env: None)
-"""Host functions here carry no environment: nothing to free."""
+_NO_FINALIZER = ctypes.CFUNCTYPE(None, c_void_p)()
+"""A null finalizer: host functions here carry no environment to free (and a Python one
+could be called by a linker dropped while the interpreter shuts down)."""
 
 
 class HostFunctions:
@@ -213,7 +214,7 @@ class HostFunctions:
             ty = wasmtime.FuncType([_VALTYPES[k]() for k in params], [wasmtime.ValType.i32()])
             m, n = module.encode(), name.encode()
             error = ffi.wasmtime_linker_define_func_unchecked(
-                linker.ptr(), m, len(m), n, len(n), ty.ptr(), raw, None, _FINALIZE
+                linker.ptr(), m, len(m), n, len(n), ty.ptr(), raw, None, _NO_FINALIZER
             )
             if error:
                 raise wasmtime.WasmtimeError._from_ptr(error)
