@@ -1,18 +1,20 @@
 """A process that writes records into a store, for the crash and concurrency tests.
 
-    python -m tests.store_writer LOCATION WRITER BATCHES SIZE [--stop-midway]
+    python -m tests.store_writer LOCATION WRITER BATCHES SIZE [--stop-midway] [--open-on GO]
 
 writes BATCHES batches of SIZE records (each batch in one transaction, with a marker in
 the cache saying it is complete); the records of writer W, batch B, item I link the raw
 CIDs of `W/B/I` and `W/B/I'`, so a reader can tell which are there. With
 `--stop-midway`, after the last full batch it starts one more, writes half of it, says
-`midway` on stdout and waits to be killed.
+`midway` on stdout and waits to be killed. With `--open-on GO`, it says `ready` and
+opens the store only once the file GO exists (so that processes open it at once).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from compiler.identity import cid_of_raw, encode_value
 from compiler.records import Record
@@ -41,6 +43,11 @@ def write_batch(store: Store, writer: int, batch: int, items: range, *, one_by_o
 def main(argv: list[str]) -> int:
     location, writer, batches, size = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     stop_midway = "--stop-midway" in argv
+    if "--open-on" in argv:
+        go = Path(argv[argv.index("--open-on") + 1])
+        print("ready", flush=True)
+        while not go.exists():
+            time.sleep(0.0005)
     store = open_store(location)
     one_by_one = writer % 2 == 1  # half the writers use the batch calls, half the single ones
     for batch in range(batches):

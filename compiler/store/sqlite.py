@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,7 +167,7 @@ class SQLiteStore(SQLStore):
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if self.wal_autocheckpoint is not None:
                 db.execute(f"PRAGMA wal_autocheckpoint = {int(self.wal_autocheckpoint)}")
-            db.execute("PRAGMA journal_mode = WAL")
+            self._wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             # Indexes of a large store stay in memory (the default is 2 MiB).
             db.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
@@ -180,6 +181,24 @@ class SQLiteStore(SQLStore):
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """Put the database in WAL mode (it stays in it). Switching needs an exclusive
+        lock that SQLite takes without waiting on the busy handler (to avoid a deadlock),
+        so processes opening a new store at once can get "database is locked": tried
+        again until the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def optimize(self) -> None:
         """Let SQLite refresh the statistics it finds worth refreshing."""
