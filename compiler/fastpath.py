@@ -49,7 +49,7 @@ from compiler.frontends.jobspec1 import (
     TASK_FIELDS,
     TOP_FIELDS,
 )
-from compiler.frontends.loader import Limits, SourceDocument, Syntax
+from compiler.frontends.loader import Limits, SourceDocument, Syntax, orjson_tree
 from compiler.ir import FrozenMap, Link, Value
 from compiler.oracles import Fact, Oracle, OracleError, OracleUnavailable
 from compiler.passes import PARSE, PARSE_VERSION, Pass, default_pipeline
@@ -193,18 +193,11 @@ def _tree(
         raw[:1] == b"{"
         and (syntax == "json" or (syntax is None and not name.endswith((".yaml", ".yml"))))
         and len(raw) <= limits.max_bytes
-        and len(raw) <= limits.max_nodes
         and raw.count(b"{") + raw.count(b"[") <= limits.max_depth
     ):
-        orjson = _orjson or _import_orjson()
-        try:
-            tree = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            tree = None
-        # The loader's first tier (`loader._json_fast`): written back exactly, nothing was
-        # lost to a duplicate key or read as a float.
-        if tree is not None and orjson.dumps(tree) == raw:
-            return tree, True
+        compact = orjson_tree(raw, limits)  # the loader's first tier, on the bytes
+        if compact is not None and compact[1]:
+            return compact[0], True
     from compiler.diagnostics import SpecError
     from compiler.frontends.loader import load
 
@@ -215,18 +208,6 @@ def _tree(
     if read is not None:
         read.append(doc)
     return doc.tree, doc.plain
-
-
-_orjson: Any = None
-
-
-def _import_orjson() -> Any:
-    """orjson, imported on first use (`jobc cid spec.yaml` need not load it)."""
-    global _orjson
-    import orjson
-
-    _orjson = orjson
-    return orjson
 
 
 def _str(value: Any) -> str:

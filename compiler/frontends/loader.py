@@ -292,6 +292,22 @@ def _load_json_plain(name: str, text: str, limits: Limits) -> tuple[Any, bool]:
 _UNDECIDED: Any = object()
 
 
+def orjson_tree(data: bytes | str, limits: Limits) -> tuple[Any, bool] | None:
+    """orjson's tree of `data`, and whether it is exact as it stands: orjson writes it
+    back byte for byte (compact JSON, as programs send it), so nothing was lost to a
+    duplicate key or turned into a float, and each value took a character (so the value
+    limit holds). None if orjson cannot read it. The first tier of JSON reading, here
+    and in the fast path (`compiler/fastpath.py`), which reads the file's bytes."""
+    import orjson  # here, not at the top: `jobc cid spec.yaml` need not load it
+
+    try:
+        tree = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    written = data.encode() if isinstance(data, str) else data
+    return tree, len(data) <= limits.max_nodes and orjson.dumps(tree) == written
+
+
 def _json_fast(text: str, limits: Limits) -> Any:
     """The tree of a document that orjson reads and that passes every check here, else
     `_UNDECIDED` (the exact path then reads it and reports what is wrong).
@@ -307,15 +323,11 @@ def _json_fast(text: str, limits: Limits) -> Any:
     Whitespace before a colon would hide a key from the count, so its presence sends the
     document to the exact path.
     """
-    import orjson  # here, not at the top: `jobc cid spec.yaml` need not load it
-
-    try:
-        tree = orjson.loads(text)
-    except orjson.JSONDecodeError:
+    read = orjson_tree(text, limits)
+    if read is None:
         return _UNDECIDED
-    if len(text) <= limits.max_nodes and orjson.dumps(tree) == text.encode():
-        # Written back byte for byte (compact JSON, as programs send it): nothing was lost
-        # to a duplicate key or turned into a float, and each value took a character.
+    tree, exact = read
+    if exact:
         return tree
     keys = 0
     values = 1
