@@ -319,7 +319,7 @@ def run_workflow(
             try:
                 compiled = run_passes(doc, job, options, oracle)
             except SpecError as exc:  # with the warnings of the jobs before it
-                raise SpecError([*diagnostics, *exc.diagnostics]) from None
+                raise SpecError([*_alarming(diagnostics), *exc.diagnostics]) from None
             done[name] = compiled
             diagnostics.extend(compiled.diagnostics)
     finally:
@@ -335,6 +335,12 @@ def run_workflow(
         meta=parsed.meta,
         diagnostics=tuple(diagnostics),
     )
+
+
+def _alarming(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Errors and warnings: what a failed compile reports besides its errors (a note, such
+    as an await left for the runner, is for a compile that succeeds)."""
+    return [d for d in diagnostics if d.severity is not Severity.NOTE]
 
 
 def run_passes(

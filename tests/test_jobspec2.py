@@ -182,6 +182,41 @@ def test_same_job_as_jobspec1() -> None:
     ]
 
 
+def test_a_failing_job_reports_the_warnings_before_it_but_no_notes() -> None:
+    """A job that fails comes with the earlier jobs' warnings; their notes (here: the
+    awaits left for the runner, as no receipt is known) are not part of a failure (the
+    format fuzzer found them in one)."""
+    image = "busybox@sha256:" + "a" * 64
+    data = {
+        "jobspec": 2,
+        "jobs": {
+            "first": {"task": {"engine": "docker", "image": image}, "outputs": ["/outputs"]},
+            "second": {
+                "task": {"engine": "docker", "image": image, "surprise": 1},
+                "inputs": [{"source": "job:first#/outputs", "target": "/in"}],
+                "outputs": ["/outputs"],
+            },
+            "third": {
+                "task": {"engine": "docker", "image": image},
+                "inputs": [
+                    {"source": "job:second#/outputs", "target": "/in"},
+                    {"source": "ipfs://not-a-cid", "target": "/more"},
+                ],
+            },
+        },
+    }
+    upstream = from_data({**data, "jobs": {k: data["jobs"][k] for k in ("first", "second")}})
+    assert isinstance(upstream, CompiledWorkflow)
+    kinds = {(d.severity.value, d.code) for d in upstream.diagnostics}
+    assert ("note", "await-unresolved") in kinds  # what the failure must leave out
+    with pytest.raises(SpecError) as info:
+        from_data(data)
+    codes = [(d.severity.value, d.code) for d in info.value.diagnostics]
+    assert ("warning", "unknown-field") in codes  # second's, kept
+    assert any(severity == "error" for severity, _ in codes)
+    assert all(severity != "note" for severity, _ in codes), codes
+
+
 def test_compile_bytes_refuses_a_workflow() -> None:
     with pytest.raises(SpecError) as info:
         compile_bytes((CASES / "sales-report.yaml").read_bytes(), "wf.yaml", OFFLINE)
