@@ -1,5 +1,9 @@
 """Shared fixtures: every test runs with its own empty data dir (JOBC_HOME), beside a
-local registry that holds the images the examples name."""
+local registry that holds the images the examples name.
+
+Property tests and fuzzers draw a fixed set of cases (hypothesis's `derandomize`), so a
+run passes or fails the same way on every machine and `main` stays green for what it
+is; `JOBC_HYPOTHESIS=explore` draws new cases each run, to look for what they miss."""
 
 from __future__ import annotations
 
@@ -8,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("JOBC_HYPOTHESIS", "fixed"))
 
 from compiler.store import Store, open_store
 from tests import localpostgres
