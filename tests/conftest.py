@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-settings.register_profile("fixed", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("JOBC_HYPOTHESIS", "fixed"))
-
 from compiler.store import Store, open_store
 from tests import localpostgres
 from tests.localpostgres import LocalPostgres
 from tests.localregistry import LocalRegistry, running
+
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("JOBC_HYPOTHESIS", "fixed"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
