@@ -21,7 +21,10 @@ from tests.localregistry import LocalRegistry, running
 
 settings.register_profile("fixed", derandomize=True)
 settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("JOBC_HYPOTHESIS", "fixed"))
+_PROFILE = os.environ.get("JOBC_HYPOTHESIS", "fixed")
+if _PROFILE not in ("fixed", "explore"):
+    raise pytest.UsageError(f"JOBC_HYPOTHESIS is {_PROFILE!r}: say `fixed` or `explore`")
+settings.load_profile(_PROFILE)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
