@@ -88,8 +88,7 @@ class Call:
 
     def check(self, ptr: int, size: int) -> None:
         """Fault unless `size` bytes at `ptr` are inside the caller's memory."""
-        if ptr + size > ffi.wasmtime_memory_data_size(self.context, self._caller_memory()):
-            raise Fault
+        _check(self.context, self._caller_memory(), ptr, size)
 
     def read(self, ptr: int, size: int) -> bytes:
         """`size` bytes of the caller's memory at `ptr`; Fault outside it."""
@@ -100,16 +99,19 @@ class Call:
         _write(self.context, self._caller_memory(), ptr, data)
 
 
-def _read(context: Any, memory: Any, ptr: int, size: int) -> bytes:
+def _check(context: Any, memory: Any, ptr: int, size: int) -> None:
     if ptr + size > ffi.wasmtime_memory_data_size(context, memory):
         raise Fault
+
+
+def _read(context: Any, memory: Any, ptr: int, size: int) -> bytes:
+    _check(context, memory, ptr, size)
     base = ctypes.cast(ffi.wasmtime_memory_data(context, memory), c_void_p).value or 0
     return ctypes.string_at(base + ptr, size)
 
 
 def _write(context: Any, memory: Any, ptr: int, data: bytes) -> None:
-    if ptr + len(data) > ffi.wasmtime_memory_data_size(context, memory):
-        raise Fault
+    _check(context, memory, ptr, len(data))
     if data:
         base = ctypes.cast(ffi.wasmtime_memory_data(context, memory), c_void_p).value or 0
         ctypes.memmove(base + ptr, data, len(data))
@@ -183,14 +185,13 @@ class HostFunctions:
     ) -> None:
         """`fn(call, *params) -> int` as the import `module`.`name`, returning one i32.
         Params reach it unsigned (wasm hands them over signed)."""
-        masks = tuple(_MASKS[kind] for kind in params)
-        reads = tuple(kind for kind in params)
+        layout = tuple((kind, _MASKS[kind]) for kind in params)
 
         def callback(_env: Any, caller: Any, slots: Any, _count: int) -> int:
             try:
                 values = [
                     (slots[i].i32 if kind == "i32" else slots[i].i64) & mask
-                    for i, (kind, mask) in enumerate(zip(reads, masks, strict=True))
+                    for i, (kind, mask) in enumerate(layout)
                 ]
                 slots[0].i32 = fn(Call(caller), *values)
                 return 0

@@ -101,7 +101,6 @@ SIGNATURES: dict[str, tuple[WasmInt, ...]] = {
     "fd_readdir": ("i32", "i32", "i32", "i64", "i32"),
 }
 """The shadowed imports and their parameters (each returns an i32 errno)."""
-SHADOWED = tuple(SIGNATURES)
 CHAINED = ("fd_filestat_get", "path_filestat_get", "fd_readdir")
 """The shadows that ask wasmtime's WASI first, through the shim."""
 
