@@ -283,9 +283,7 @@ def _inline(text: Any) -> str:
     """An input's `text`, as the front-end reads it: a `data:` URI of its UTF-8 bytes."""
     if type(text) is not str:
         raise _Decline
-    import urllib.parse  # here: few specs have inline text
-
-    return "data:," + urllib.parse.quote(text, safe="")
+    return uris.text_uri(text)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -775,13 +773,10 @@ def _pin_contents(
 def _data_cid(source: str) -> bytes:
     """The binary CID of a `data:` URI's bytes (as `ipfs add` gives it); declines on a
     malformed URI (the pass reports it)."""
-    from compiler import unixfs  # here: most compiles hash no data: URI
-
     try:
-        data = uris.data_bytes(source)
+        return uris.data_cid(source).raw
     except Exception:
         raise _Decline from None
-    return unixfs.file_entry(data).cid
 
 
 def _add_source(sources: dict[str, list[str]], key: str, where: str) -> None:

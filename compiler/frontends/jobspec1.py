@@ -62,6 +62,7 @@ from compiler.ir import (
     empty_map,
 )
 from compiler.passes.normalize import clean_path
+from compiler.sources import text_uri
 
 FORMAT = "jobspec/1"
 TOP_FIELDS = (
@@ -375,9 +376,7 @@ class _JobspecReader(ExtensionReader):
                 source = ""
             elif "text" in m:
                 text = self.string(m["text"], child(p, "text"), f"inputs[{i}].text")
-                import urllib.parse  # here: few specs have inline text
-
-                source = "data:," + urllib.parse.quote(text, safe="")
+                source = text_uri(text)
             elif "source" in m:
                 source = self.input_source(m["source"], child(p, "source"), i)
             else:

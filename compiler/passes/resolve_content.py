@@ -99,9 +99,7 @@ def _resolve(source: str, kind: sources.Kind, oracle: Oracle) -> tuple[Link, Fac
     if kind == "ipfs":
         return sources.ipfs_cid(source), None
     if kind == "data":
-        from compiler import unixfs  # here: most compiles hash no data: URI
-
-        return Link(unixfs.file_entry(sources.data_bytes(source)).cid), None
+        return sources.data_cid(source), None
     if kind == "other":
         scheme = source.partition(":")[0]
         if scheme == "file":
