@@ -94,22 +94,6 @@ class _Decline(Exception):
     """The document needs the pipeline."""
 
 
-def compile_fast(
-    raw: bytes,
-    name: str,
-    options: CompileOptions,
-    oracle: Oracle | None,
-    make_oracle: Callable[[], Oracle],
-) -> Compiled | None:
-    """The compile of `raw` if the fast path handles it exactly, else None.
-
-    `oracle` is the caller's (None: the driver's own, made by `make_oracle` only if a
-    question must be asked). The result equals the pipeline's: same CIDs, records,
-    sources, meta and execution, and the same compiled document.
-    """
-    return attempt(raw, name, options, oracle, make_oracle)[0]
-
-
 def attempt(
     raw: bytes,
     name: str,
@@ -117,8 +101,14 @@ def attempt(
     oracle: Oracle | None,
     make_oracle: Callable[[], Oracle],
 ) -> tuple[Compiled | None, SourceDocument | None]:
-    """`compile_fast`, and when it declines, the document it read on the way (if it read
-    one with `load`), so that the pipeline does not read the same bytes again."""
+    """The compile of `raw` if the fast path handles it exactly, else None; and when it
+    declines, the document it read on the way (if it read one with `load`), so that the
+    pipeline does not read the same bytes again.
+
+    `oracle` is the caller's (None: the driver's own, made by `make_oracle` only if a
+    question must be asked). A result equals the pipeline's: same CIDs, records,
+    sources, meta and execution, and the same compiled document.
+    """
     plan = _plan(options.passes)
     if plan is None:
         return None, None

@@ -58,7 +58,7 @@ def compare(
 ) -> bool:
     """Compile both ways (each with a fresh oracle from `oracle`, a factory, or None for
     the driver's own) and check they agree; returns whether the fast path took it."""
-    # A fault would be hidden by `compile_fast` (which declines): none may occur.
+    # A fault would be hidden by `attempt` (which declines): none may occur.
     with contextlib.suppress(fastpath._Decline):
         fastpath._compile(raw, name, FAST, oracle() if oracle is not None else None, Oracle)
     fast = _outcome(raw, name, FAST, oracle() if oracle is not None else None)
@@ -714,7 +714,7 @@ def test_the_pipelines_it_takes() -> None:
     for passes in declined:
         options = CompileOptions(passes=passes)
         assert not isinstance(compile_bytes(raw, "a.json", options, Oracle()), FastCompiled)
-        assert fastpath.compile_fast(raw, "a.json", options, Oracle(), Oracle) is None
+        assert fastpath.attempt(raw, "a.json", options, Oracle(), Oracle) == (None, None)
 
 
 def test_a_replaced_result_is_a_plain_compiled() -> None:
